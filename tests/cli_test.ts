@@ -1,16 +1,6 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { main } from "../src/cli/main.ts";
-import type { CliContext } from "../src/cli/context.ts";
+import { runCli } from "./cli_helpers.ts";
 import { VERSION } from "../src/version.ts";
-
-/** Runs the CLI in-process and captures what it prints. */
-export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CliContext = { out: (l) => out.push(l), err: (l) => err.push(l), isTerminal: false };
-  const code = await main(args, ctx);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 Deno.test("--version prints maxent's version and exits 0", async () => {
   const r = await runCli(["--version"]);

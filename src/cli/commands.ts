@@ -1,4 +1,15 @@
-/** The list of subcommands, in the order `maxent --help` shows them. One line per subcommand module. */
+/**
+ * The list of subcommands, in the order `maxent --help` shows them. One import and one entry per subcommand module.
+ *
+ * A subcommand module (`src/cli/<name>.ts`) exports a builder such as:
+ * ```ts
+ * export function weightsCommand(ctx: CliContext) {
+ *   return new Command("weights").description("…").requiredOption("--utilities <list>", "…", parseNumberList("--utilities"))
+ *     .action((opts) => { ctx.out(JSON.stringify(compute(opts))); });
+ * }
+ * ```
+ * and throws `UsageError` (exit 2) for bad flags and `MaxentError` (exit 1) for runtime failures.
+ */
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 
