@@ -12,3 +12,73 @@
  */
 export { VERSION } from "./src/version.ts";
 export { MaxentError, UsageError } from "./src/errors.ts";
+export { charTokenizerFiles, Tokenizer } from "./src/tokenizer/mod.ts";
+export type { ChatMessage } from "./src/tokenizer/mod.ts";
+export { builtinRewards, completionText, remoteReward, resolveRewards, RewardSampleError } from "./src/rewards/mod.ts";
+export type {
+  RemoteRewardOptions,
+  ResolveRewardsOptions,
+  RewardContext,
+  RewardFunction,
+  RewardInput,
+  RewardScores,
+  RewardSet,
+  RewardValue,
+} from "./src/rewards/mod.ts";
+export {
+  buildPrompt,
+  buildPrompts,
+  DatasetMixtureSchema,
+  loadExamples,
+  loadMixture,
+  parseDatasetMixture,
+  readRows,
+  shuffled,
+} from "./src/data/mod.ts";
+export type {
+  BuiltPrompt,
+  ChatTokenizer,
+  DatasetMixture,
+  DatasetSpec,
+  Example,
+  FileResolver,
+  PromptOptions,
+  Row,
+} from "./src/data/mod.ts";
+export {
+  ALGORITHMS,
+  generationTemperature,
+  generationTopP,
+  grpoBeta,
+  loadRecipe,
+  MAXENT_DEFAULTS,
+  maxentBeta,
+  parseRecipe,
+  RECIPE_ENV_VARS,
+  RECIPE_KEYS,
+  recipeKeyTable,
+  RecipeSchema,
+  samplerKind,
+  TRL_DEFAULT_BETA,
+} from "./src/recipe/mod.ts";
+export type { Algorithm, LoadedRecipe, Recipe, RecipeKeyRow, RecipeLoadOptions } from "./src/recipe/mod.ts";
+export {
+  effectiveSampleSize,
+  groupAdvantages,
+  grpoTokenLoss,
+  listwiseTarget,
+  maxentGroup,
+  maxentWeights,
+  referenceDistribution,
+  referenceScores,
+  weightedNllLoss,
+  weightEntropy,
+} from "./src/objective/mod.ts";
+export type {
+  GrpoLossInputs,
+  GrpoLossMetrics,
+  GrpoLossType,
+  MaxentGroupOptions,
+  MaxentGroupResult,
+  ScaleRewards,
+} from "./src/objective/mod.ts";

@@ -12,9 +12,28 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
+import { initCommand } from "./init.ts";
+import { scoreCommand } from "./score.ts";
+import { sampleCommand } from "./sample.ts";
+import { serveCommand } from "./serve.ts";
+import { reportCommand } from "./report.ts";
+import { recipeCommand } from "./recipe.ts";
+import { weightsCommand } from "./weights.ts";
+import { downloadCommand } from "./download.ts";
+import { uploadCommand } from "./upload.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyCommand = Command<any, any, any>;
 
 /** Each entry builds one subcommand. */
-export const commands: Array<(ctx: CliContext) => AnyCommand> = [];
+export const commands: Array<(ctx: CliContext) => AnyCommand> = [
+  initCommand,
+  scoreCommand,
+  sampleCommand,
+  serveCommand,
+  reportCommand,
+  recipeCommand,
+  weightsCommand,
+  downloadCommand,
+  uploadCommand,
+];

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { MaxentError, UsageError } from "../errors.ts";
-import { VERSION } from "../version.ts";
+import { versionLine, versionReport } from "./version_info.ts";
 import { type CliContext, processContext } from "./context.ts";
 import { commands } from "./commands.ts";
 
@@ -14,7 +14,7 @@ export function buildProgram(ctx: CliContext): Command<[], { debug?: true }> {
   const program = new Command()
     .name("maxent")
     .description("Fine-tune language models with MaxEnt-GRPO and GRPO from a YAML recipe.")
-    .version(versionText(), "-V, --version", "print maxent's version and exit")
+    .version(versionText(), "-V, --version", "print maxent's, Deno's and tfjs's versions and the backend auto picks")
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
@@ -33,15 +33,20 @@ export function buildProgram(ctx: CliContext): Command<[], { debug?: true }> {
   return program;
 }
 
-/** The text `--version` prints. */
+/** The first line `--version` prints (the whole report is versionReport() in ./version_info.ts). */
 export function versionText(): string {
-  return `maxent ${VERSION} (deno ${Deno.version.deno}, typescript ${Deno.version.typescript})`;
+  return versionLine();
 }
 
 /** Runs the CLI on `args` (without the program name) and returns the process exit code. */
 export async function main(args: string[], ctx: CliContext = processContext()): Promise<number> {
   const program = buildProgram(ctx);
   const debug = args.includes("--debug");
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    // Handled here rather than by commander: the backend line is probed (~0.1 s) only when asked for.
+    ctx.out(await versionReport());
+    return 0;
+  }
   try {
     await program.parseAsync(args, { from: "user" });
     return 0;

@@ -1,0 +1,192 @@
+/**
+ * Backend benchmarks (issue 8): raw OpenBLAS sgemm through FFI, tfjs matMul per backend with the stock kernels and
+ * with maxent's (BLAS + fast kernels), and one fwd+bwd+Adam step of a Qwen2-style transformer block (RMSNorm,
+ * causal multi-head attention, SwiGLU; hidden 256, FF 1024, seq 128, batch 8) per backend against the same block in
+ * PyTorch eager (bench/torch_block.py through /usr/bin/python3) as a speed ratio.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../src/backend/mod.ts";
+import { loadBlas } from "../src/backend/blas.ts";
+import { restoreStockKernels } from "../src/backend/registry.ts";
+import { measure, type Report } from "./report.ts";
+
+/** Sizes of the block. */
+export interface BlockConfig {
+  hidden: number;
+  ff: number;
+  heads: number;
+  seq: number;
+  batch: number;
+}
+
+/** hidden 256, FF 1024, 4 heads, seq 128, batch 8: the size issue 8 benchmarks. */
+export const BENCH_BLOCK: BlockConfig = { hidden: 256, ff: 1024, heads: 4, seq: 128, batch: 8 };
+
+/** A block with its weights, input and a training step (loss = mean of the squared output). */
+export interface Block {
+  step(): number;
+  /** Model FLOPs of one fwd+bwd step (3 × the forward matmul FLOPs). */
+  flops: number;
+  dispose(): void;
+}
+
+/** Builds the block's variables and Adam optimizer on the active backend. */
+export function makeBlock(c: BlockConfig, seed = 1): Block {
+  const { hidden: h, ff, heads, seq, batch } = c;
+  const hd = h / heads;
+  const init = (shape: number[], i: number) =>
+    tf.tidy(() => tf.variable(tf.randomNormal(shape, 0, 1 / Math.sqrt(shape[0]), "float32", seed + i)));
+  const w = {
+    norm1: tf.tidy(() => tf.variable(tf.ones([h]))),
+    norm2: tf.tidy(() => tf.variable(tf.ones([h]))),
+    wq: init([h, h], 1),
+    bq: tf.tidy(() => tf.variable(tf.zeros([h]))),
+    wk: init([h, h], 2),
+    bk: tf.tidy(() => tf.variable(tf.zeros([h]))),
+    wv: init([h, h], 3),
+    bv: tf.tidy(() => tf.variable(tf.zeros([h]))),
+    wo: init([h, h], 4),
+    wg: init([h, ff], 5),
+    wu: init([h, ff], 6),
+    wd: init([ff, h], 7),
+  };
+  const vars = Object.values(w);
+  const x = tf.randomNormal([batch * seq, h], 0, 1, "float32", seed + 100);
+  const mask = tf.tidy(() => tf.sub(tf.ones([seq, seq]), tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0)).mul(-1e9));
+  const opt = tf.train.adam(1e-3);
+
+  // RMSNorm(x) = x / sqrt(mean(x²) + ε) · w
+  const rmsNorm = (t: tf.Tensor2D, g: tf.Tensor) => t.mul(tf.rsqrt(t.square().mean(-1, true).add(1e-6))).mul(g);
+  const heads4 = (t: tf.Tensor2D) => t.reshape([batch, seq, heads, hd]).transpose([0, 2, 1, 3]);
+
+  const forward = (): tf.Scalar => {
+    const n1 = rmsNorm(x as tf.Tensor2D, w.norm1) as tf.Tensor2D;
+    const q = heads4(n1.matMul(w.wq).add(w.bq));
+    const k = heads4(n1.matMul(w.wk).add(w.bk));
+    const v = heads4(n1.matMul(w.wv).add(w.bv));
+    // attention = softmax(q kᵀ / √d + causal mask) v
+    const scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(hd)).add(mask);
+    const att = tf.matMul(tf.softmax(scores), v).transpose([0, 2, 1, 3]).reshape([batch * seq, h]);
+    const h1 = x.add(att.matMul(w.wo)) as tf.Tensor2D;
+    const n2 = rmsNorm(h1, w.norm2) as tf.Tensor2D;
+    // SwiGLU(n) = (silu(n W_g) ⊙ n W_u) W_d
+    const g = n2.matMul(w.wg);
+    const mlp = g.mul(tf.sigmoid(g)).mul(n2.matMul(w.wu)).matMul(w.wd);
+    const out = h1.add(mlp);
+    return out.square().mean() as tf.Scalar;
+  };
+
+  const fwdFlops = 2 * batch * seq * (4 * h * h + 3 * h * ff) + 2 * 2 * batch * heads * seq * seq * hd;
+  return {
+    flops: 3 * fwdFlops,
+    step() {
+      return tf.tidy(() => {
+        const loss = opt.minimize(forward, true, vars) as tf.Scalar;
+        return loss.dataSync()[0];
+      });
+    },
+    dispose() {
+      for (const v of vars) v.dispose();
+      x.dispose();
+      mask.dispose();
+      opt.dispose();
+    },
+  };
+}
+
+/** GFLOP/s of raw `cblas_sgemm` on JS Float32Arrays (no tfjs), or null without BLAS. */
+function sgemmGflops(n: number): number | null {
+  const { blas } = loadBlas();
+  if (!blas) return null;
+  const a = new Float32Array(n * n).map((_, i) => (i % 7) - 3), b = a.slice(), c = new Float32Array(n * n);
+  const ms = measure(() => blas.sgemm(false, false, n, n, n, 1, a, b, 0, c), { warmup: 1, minIters: 3, minMs: 300 });
+  return (2 * n ** 3) / ms / 1e6;
+}
+
+/** GFLOP/s of tf.matMul at n³ on the active backend (plain, transposed A, transposed B). */
+function tfMatMulGflops(n: number, slow: boolean): { plain: number; transA: number; transB: number } {
+  const x = tf.randomNormal([n, n], 0, 1, "float32", 5);
+  const o = slow ? { warmup: 0, minIters: 1, minMs: 0 } : { warmup: 1, minIters: 3, minMs: 300 };
+  const time = (ta: boolean, tb: boolean) =>
+    (2 * n ** 3) / measure(() => tf.tidy(() => tf.matMul(x, x, ta, tb).dataSync()), o) / 1e6;
+  const r = { plain: time(false, false), transA: time(true, false), transB: time(false, true) };
+  x.dispose();
+  return r;
+}
+
+/** Milliseconds of one block step on the active backend. */
+function blockStepMs(slow: boolean): { ms: number; flops: number } {
+  const block = makeBlock(BENCH_BLOCK);
+  const ms = measure(() => block.step(), slow ? { warmup: 1, minIters: 1, minMs: 0 } : { warmup: 2, minIters: 5 });
+  const flops = block.flops;
+  block.dispose();
+  return { ms, flops };
+}
+
+/** The same block in PyTorch eager through /usr/bin/python3, or null when torch is not importable there. */
+async function torchBlockMs(): Promise<{ ms: number; threads: number; torch: string } | null> {
+  const c = BENCH_BLOCK;
+  const script = new URL("./torch_block.py", import.meta.url).pathname;
+  try {
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [script, ...[c.hidden, c.ff, c.heads, c.seq, c.batch, 10].map(String)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) return null;
+    const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+    return { ms: r.ms_per_step, threads: r.threads, torch: r.torch };
+  } catch {
+    return null;
+  }
+}
+
+/** Runs the backend suite. */
+export async function run(report: Report): Promise<void> {
+  const { blas, reason } = loadBlas();
+  let peak = 0;
+  for (const n of [1024, 2048]) {
+    const g = sgemmGflops(n);
+    if (g === null) {
+      report({ name: `sgemm ${n}³ (OpenBLAS, FFI)`, value: NaN, unit: "GFLOP/s", detail: `no BLAS: ${reason}` });
+      continue;
+    }
+    peak = Math.max(peak, g);
+    report({ name: `sgemm ${n}³ (OpenBLAS, FFI)`, value: g, unit: "GFLOP/s", detail: `${blas!.threads} threads` });
+  }
+  const c = BENCH_BLOCK;
+  const torch = await torchBlockMs();
+  const shape = `hidden ${c.hidden}, FF ${c.ff}, seq ${c.seq}, batch ${c.batch}`;
+  if (torch) {
+    report({
+      name: "block fwd+bwd+Adam, PyTorch eager",
+      value: torch.ms,
+      unit: "ms",
+      detail: `torch ${torch.torch}, ${torch.threads} thread(s), ${shape}`,
+    });
+  }
+  for (const name of ["wasm", "cpu"] as const) {
+    const info = await initBackend(name);
+    for (const kernels of ["maxent", "stock"] as const) {
+      if (kernels === "stock") restoreStockKernels(name);
+      const slow = kernels === "stock";
+      const label = `${name}${kernels === "maxent" ? (info.blas ? "+BLAS+fast kernels" : "+fast kernels") : " stock"}`;
+      const mm = tfMatMulGflops(1024, slow && name === "cpu");
+      report({
+        name: `tf.matMul 1024³, ${label}`,
+        value: mm.plain,
+        unit: "GFLOP/s",
+        detail: `transposeA ${mm.transA.toFixed(1)}, transposeB ${mm.transB.toFixed(1)}`,
+      });
+      const step = blockStepMs(slow);
+      const gflops = step.flops / step.ms / 1e6;
+      const extra = [
+        `${gflops.toFixed(1)} GFLOP/s`,
+        peak ? `${((100 * gflops) / peak).toFixed(0)}% of sgemm peak` : "",
+        torch ? `maxent/PyTorch speed ${(torch.ms / step.ms).toFixed(2)}` : "",
+      ].filter(Boolean).join(", ");
+      report({ name: `block fwd+bwd+Adam, ${label}`, value: step.ms, unit: "ms", detail: extra });
+    }
+  }
+  await initBackend("cpu");
+}

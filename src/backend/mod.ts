@@ -1,0 +1,14 @@
+/**
+ * Backend selection for maxent: {@link initBackend} picks and initialises the tfjs backend (tensorflow, webgpu, wasm,
+ * cpu) and, on wasm and cpu, registers OpenBLAS matmul kernels and fast kernels for the hot ops.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "./mod.ts";
+ * const info = await initBackend("auto", { log: (line) => console.error(line) });
+ * ```
+ *
+ * @module
+ */
+export { type BackendChoice, type BackendInfo, initBackend, type InitBackendOptions } from "./init.ts";
+export { type Blas, loadBlas } from "./blas.ts";

@@ -1,0 +1,28 @@
+/**
+ * The training objectives as pure functions: MaxEnt-GRPO's listwise target, reference distribution, closed-form
+ * weights and weighted-MLE loss, and GRPO's group advantages and clipped-surrogate token loss.
+ *
+ * @module
+ */
+export {
+  effectiveSampleSize,
+  listwiseTarget,
+  maxentGroup,
+  type MaxentGroupOptions,
+  type MaxentGroupResult,
+  maxentWeights,
+  referenceDistribution,
+  referenceScores,
+  softmax,
+  weightedNllLoss,
+  weightEntropy,
+} from "./maxent.ts";
+export {
+  groupAdvantages,
+  type GrpoLossInputs,
+  type GrpoLossMetrics,
+  type GrpoLossType,
+  grpoTokenLoss,
+  type ScaleRewards,
+  stopGradient,
+} from "./grpo.ts";
