@@ -82,3 +82,14 @@ export type {
   MaxentGroupResult,
   ScaleRewards,
 } from "./src/objective/mod.ts";
+export {
+  downloadRepo,
+  hubOptionsFromEnv,
+  hubUploadPlan,
+  isLocalPath,
+  modelCard,
+  resolveDatasetFiles,
+  resolveModel,
+  uploadFolder,
+} from "./src/hub/mod.ts";
+export type { HubOptions, HubStrategy, HubUpload, ModelCardInfo } from "./src/hub/mod.ts";

@@ -77,7 +77,9 @@ async function run(args: string[]): Promise<void> {
   }
   const size = (await Deno.stat(outPath)).size;
   console.error(
-    `compile: wrote ${outPath} (${(size / 1e6).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `compile: wrote ${outPath} (${(size / 1e6).toFixed(1)} MB) in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s`,
   );
 }
 

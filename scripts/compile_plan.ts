@@ -83,7 +83,9 @@ export async function moduleGraph(root: string, entry = ENTRY): Promise<ModuleGr
   };
   const broken = info.modules.filter((m) => m.error);
   if (broken.length > 0) {
-    throw new Error(`module graph of ${entry} has errors:\n${broken.map((m) => `${m.specifier}: ${m.error}`).join("\n")}`);
+    throw new Error(
+      `module graph of ${entry} has errors:\n${broken.map((m) => `${m.specifier}: ${m.error}`).join("\n")}`,
+    );
   }
   const rootUrl = new URL(`file://${root.endsWith("/") ? root : root + "/"}`).href;
   const localFiles = info.modules

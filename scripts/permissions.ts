@@ -28,7 +28,8 @@
  * MAXENT_*: the objective's overrides (MAXENT_TAU, …) and maxent's own settings; OPENBLAS_* / OMP_NUM_THREADS:
  * BLAS threading; XDG_*: XDG_RUNTIME_DIR for WebGPU and XDG_CACHE_HOME; HOME / TMPDIR: default cache and temp
  * locations; DENO_DIR: where the backend looks for an installed tfjs-node; NO_COLOR / FORCE_COLOR / CLICOLOR_FORCE / TERM / COLUMNS: terminal output (commander reads them);
- * CUDA_VISIBLE_DEVICES / TF_CPP_MIN_LOG_LEVEL: the optional tfjs-node-gpu backend.
+ * CUDA_VISIBLE_DEVICES / TF_CPP_MIN_LOG_LEVEL: the optional tfjs-node-gpu backend; LOG_TOKENS / LOG_STREAM: the
+ * `yaml` package's debug switches, read on every parse (without them loading a recipe fails).
  */
 export const ENV_VARS: readonly string[] = [
   "HF_*",
@@ -47,6 +48,8 @@ export const ENV_VARS: readonly string[] = [
   "COLUMNS",
   "CUDA_VISIBLE_DEVICES",
   "TF_CPP_MIN_LOG_LEVEL",
+  "LOG_TOKENS",
+  "LOG_STREAM",
 ];
 
 /** System information maxent may query (`Deno.osRelease()` etc. / node:os). */

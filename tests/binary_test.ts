@@ -10,8 +10,9 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { type CompilePlan, compilePlan, denoExecutable } from "../scripts/compile_plan.ts";
 import { maxentTaskCommand, RUN_PERMISSIONS } from "../scripts/permissions.ts";
-import { denortHelp, findDenort, probe } from "../scripts/denort.ts";
+import { denortHelp, findDenort } from "../scripts/denort.ts";
 import { VERSION } from "../src/version.ts";
+import { seedTinyRepos, startHubServer } from "./fixtures/hub_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const dec = new TextDecoder();
@@ -28,24 +29,34 @@ async function exec(cmd: string, args: string[], opts: { cwd: string; env: Recor
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
 
-/** Hard-links (or copies, across devices) `src` to `dst`, creating parent folders. */
-async function place(src: string, dst: string): Promise<void> {
+/**
+ * Puts `src` at `dst`, creating parent folders: a hard link for immutable npm cache files when `link` (fast; a copy
+ * across devices), else a copy (project files, so later edits in the checkout do not leak into the snapshot).
+ */
+async function place(src: string, dst: string, link = false): Promise<void> {
   await Deno.mkdir(dst.slice(0, dst.lastIndexOf("/")), { recursive: true });
-  try {
-    await Deno.link(src, dst);
-  } catch {
-    await Deno.copyFile(src, dst);
+  if (link) {
+    try {
+      await Deno.link(src, dst);
+      return;
+    } catch { /* fall back to a copy */ }
   }
+  await Deno.copyFile(src, dst);
 }
 
-async function copyTree(src: string, dst: string, skip: (path: string) => boolean = () => false): Promise<number> {
+async function copyTree(
+  src: string,
+  dst: string,
+  skip: (path: string) => boolean = () => false,
+  link = false,
+): Promise<number> {
   let n = 0;
   for await (const e of Deno.readDir(src)) {
     const s = `${src}/${e.name}`;
     if (skip(s)) continue;
-    if (e.isDirectory) n += await copyTree(s, `${dst}/${e.name}`, skip);
+    if (e.isDirectory) n += await copyTree(s, `${dst}/${e.name}`, skip, link);
     else if (e.isFile) {
-      await place(s, `${dst}/${e.name}`);
+      await place(s, `${dst}/${e.name}`, link);
       n++;
     }
   }
@@ -85,7 +96,7 @@ function cleanCopy(): Promise<CleanCopy> {
     const npmRoot = `${dir}/denodir/npm/registry.npmjs.org`;
     for (const pkg of plan.graph.npmPackages) {
       const rel = `${pkg.name}/${pkg.version}`;
-      await copyTree(pkg.localPath, `${npmRoot}/${rel}`, (p) => excluded.has(p));
+      await copyTree(pkg.localPath, `${npmRoot}/${rel}`, (p) => excluded.has(p), true);
       const meta = pkg.localPath.replace(/\/[^/]+$/, "/registry.json");
       await place(meta, `${npmRoot}/${pkg.name}/registry.json`).catch(() => {});
     }
@@ -106,7 +117,7 @@ function cleanCopy(): Promise<CleanCopy> {
 }
 
 /** Runs the clean copy like the binary: `deno run <compile's permission flags> --cached-only … cli.ts <args>`. */
-async function runCopy(args: string[]): Promise<Run> {
+async function runCopy(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   const c = await cleanCopy();
   return exec(denoExecutable(), [
     "run",
@@ -117,7 +128,7 @@ async function runCopy(args: string[]): Promise<Run> {
     `${c.app}/deno.json`,
     `${c.app}/cli.ts`,
     ...args,
-  ], { cwd: c.work, env: c.env });
+  ], { cwd: c.work, env: { ...c.env, ...extraEnv } });
 }
 
 /** Subcommand names from `maxent --help` (commander's "Commands:" section), without `help`. */
@@ -170,7 +181,10 @@ Deno.test("binary: with the baked flags, env outside the list, subprocesses and 
 Deno.test("binary: the compile plan embeds the graph, recipes/ and tfjs-backend-wasm's .wasm files, no source maps", async () => {
   const plan = (await cleanCopy()).plan;
   assert(plan.graph.localFiles.includes("cli.ts") && plan.graph.localFiles.includes("deno.json"));
-  assert(plan.graph.localFiles.every((f) => !f.startsWith("tests/") && !f.startsWith("scripts/")), "test code embedded");
+  assert(
+    plan.graph.localFiles.every((f) => !f.startsWith("tests/") && !f.startsWith("scripts/")),
+    "test code embedded",
+  );
   try {
     await Deno.stat(`${ROOT}/recipes`);
     assert(plan.includes.includes("recipes/"), "recipes/ exists but is not included");
@@ -226,6 +240,85 @@ Deno.test("binary: clean copy runs every registered subcommand's --help, and `we
   }
 });
 
+Deno.test("binary: clean copy runs the subcommands for real under the baked permissions", async () => {
+  const names = subcommandsFromHelp((await runCopy(["--help"])).out);
+  const c = await cleanCopy();
+  const out = `${c.work}/out`;
+  const ok = (r: Run, what: string) => {
+    assertEquals(r.code, 0, `${what}: ${r.err}`);
+    noPermissionErrors(r, what);
+  };
+  if (names.includes("init")) {
+    ok(await runCopy(["init", "--preset", "tiny", `${out}/tiny`]), "init");
+    assert(Deno.statSync(`${out}/tiny/model.safetensors`).isFile);
+    if (names.includes("score")) {
+      const r = await runCopy(["score", "--model", `${out}/tiny`, "--ids", "1,5,7,9"]);
+      ok(r, "score");
+      assertMatch(r.out, /^sum\t-\d/m);
+    }
+    if (names.includes("sample")) {
+      const r = await runCopy([
+        "sample",
+        "--model",
+        `${out}/tiny`,
+        "--prompt",
+        "2+2?",
+        "-k",
+        "2",
+        "--max-tokens",
+        "3",
+        "--json",
+      ]);
+      ok(r, "sample");
+      const lines = r.out.trim().split("\n").map((l) => JSON.parse(l));
+      assertEquals(lines.length, 2);
+      assert(lines.every((l) => l.ids.length === 3), r.out);
+    }
+  }
+  if (names.includes("recipe")) {
+    for (const f of ["maxent-grpo", "grpo"]) {
+      const path = `${c.app}/recipes/Qwen2.5-1.5B-Instruct/${f}/config_math.yaml`;
+      try {
+        Deno.statSync(path);
+      } catch {
+        continue;
+      }
+      ok(await runCopy(["recipe", "check", path]), `recipe check ${f}`);
+    }
+  }
+});
+
+Deno.test("binary: clean copy runs the Hub subcommands (download, upload) under the baked permissions", async () => {
+  const names = subcommandsFromHelp((await runCopy(["--help"])).out);
+  const c = await cleanCopy();
+  const out = `${c.work}/out-hub`;
+  const ok = (r: Run, what: string) => {
+    assertEquals(r.code, 0, `${what}: ${r.err}`);
+    noPermissionErrors(r, what);
+  };
+  if (names.includes("download")) {
+    const srv = startHubServer();
+    try {
+      seedTinyRepos(srv);
+      const env = { HF_ENDPOINT: srv.url, HF_HUB_CACHE: `${c.work}/hf-cache` };
+      const r = await runCopy(["download", "org/tiny-model", "--include", "*.json"], env);
+      ok(r, "download");
+      assert(r.out.trim().startsWith(`${c.work}/hf-cache/models--org--tiny-model/snapshots/`), r.out);
+      if (names.includes("upload") && names.includes("init")) {
+        ok(await runCopy(["init", "--preset", "tiny", `${out}/tiny`]), "init");
+        const up = await runCopy(["upload", `${out}/tiny`, "me/uploaded"], {
+          ...env,
+          HF_TOKEN: "hf_BinaryTest0123456789",
+        });
+        ok(up, "upload");
+        assert(srv.repos.has("model:me/uploaded"), "upload created no repo");
+      }
+    } finally {
+      await srv.close();
+    }
+  }
+});
+
 Deno.test("binary: the compile task fails within seconds with the DENORT_BIN advice when denort is unreachable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "maxent-denort-" });
   try {
@@ -239,8 +332,14 @@ Deno.test("binary: the compile task fails within seconds with the DENORT_BIN adv
     assertEquals(self.code, 1, self.err);
     assert(self.err.includes("is the deno CLI itself") && self.err.includes("DENORT_BIN=/path/to/denort"), self.err);
     // Without DENORT_BIN: where the release host is unreachable (as in CI here), the real task must fail fast.
-    const host = await probe("https://dl.deno.land/", 3000);
-    if (host !== null) {
+    // Probed in a subprocess: this test process has no network permission beyond 127.0.0.1.
+    const probeUrl = new URL("../scripts/denort.ts", import.meta.url).href;
+    const probed = await exec(denoExecutable(), [
+      "eval",
+      `import { probe } from "${probeUrl}"; console.log((await probe("https://dl.deno.land/", 3000)) ?? "reachable");`,
+    ], { cwd: dir, env });
+    const host = probed.out.trim();
+    if (host !== "reachable") {
       const t0 = performance.now();
       const r = await exec(denoExecutable(), ["task", "compile", "--output", `${dir}/m`], { cwd: ROOT, env });
       const seconds = (performance.now() - t0) / 1000;
@@ -281,7 +380,11 @@ Deno.test("binary: the runtime probe gives up on a silent host within its timeou
       await Deno.writeFile(zip, new Uint8Array(1));
       assertEquals((await findDenort({ denoDir: dd, url: "http://127.0.0.1:1/", timeoutMs: 100 })).ok, true);
       await Deno.writeFile(`${dd}/denort`, new Uint8Array(1), { mode: 0o755 });
-      const viaBin = await findDenort({ denortBin: `${dd}/denort`, denoDir: "/nonexistent", denoExe: denoExecutable() });
+      const viaBin = await findDenort({
+        denortBin: `${dd}/denort`,
+        denoDir: "/nonexistent",
+        denoExe: denoExecutable(),
+      });
       assertEquals(viaBin.ok && viaBin.how, "DENORT_BIN");
       await Deno.chmod(`${dd}/denort`, 0o644);
       assertEquals((await findDenort({ denortBin: `${dd}/denort`, denoDir: "/nonexistent" })).ok, false);

@@ -27,7 +27,9 @@ import { MaxentError } from "../src/errors.ts";
 
 const TOKEN = "hf_SecretTestToken0123456789";
 
-async function withHub(fn: (srv: HubServer, cache: string, commits: { model: string; dataset: string }) => Promise<void>) {
+async function withHub(
+  fn: (srv: HubServer, cache: string, commits: { model: string; dataset: string }) => Promise<void>,
+) {
   const srv = startHubServer();
   const cache = await Deno.makeTempDir({ prefix: "maxent-hub-" });
   try {
@@ -54,7 +56,7 @@ function serverFile(srv: HubServer, type: "model" | "dataset", id: string, path:
 async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory) for (const s of await listTree(join(dir, e.name))) out.push(`${e.name}/${s}`);
+    if (e.isDirectory) { for (const s of await listTree(join(dir, e.name))) out.push(`${e.name}/${s}`); }
     else out.push(e.name);
   }
   return out.sort();
@@ -144,6 +146,56 @@ Deno.test("downloadRepo --include globs, nested paths and a renamed repo (redire
   });
 });
 
+Deno.test("sharded weights: the index and only the shards it names; a 0-byte file; an unreachable Hub", async () => {
+  await withHub(async (srv, cache) => {
+    const shard1 = pseudoRandomBytes(3000, 1);
+    const shard2 = pseudoRandomBytes(2000, 2);
+    const index = {
+      metadata: {},
+      weight_map: { "a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors" },
+    };
+    srv.addCommit("model", "org/sharded", {
+      "config.json": "{}",
+      "model.safetensors.index.json": JSON.stringify(index),
+      "model-00001-of-00002.safetensors": shard1,
+      "model-00002-of-00002.safetensors": shard2,
+      "consolidated.safetensors": pseudoRandomBytes(5000, 3),
+      "special_tokens_map.json": "",
+    });
+    const opts = { endpoint: srv.url, cacheDir: cache };
+    const dir = await resolveModel("org/sharded", undefined, opts);
+    assertEquals(await listTree(dir), [
+      "config.json",
+      "model-00001-of-00002.safetensors",
+      "model-00002-of-00002.safetensors",
+      "model.safetensors.index.json",
+      "special_tokens_map.json",
+    ]);
+    assertEquals(await Deno.readFile(join(dir, "model-00002-of-00002.safetensors")), shard2);
+    assertEquals((await Deno.stat(join(dir, "special_tokens_map.json"))).size, 0);
+    // Offline, a shard missing from the snapshot is named.
+    await Deno.remove(join(dir, "model-00001-of-00002.safetensors"));
+    const e = await assertRejects(
+      () => resolveModel("org/sharded", undefined, { ...opts, offline: true }),
+      MaxentError,
+    );
+    assertMatch(e.message, /missing model-00001-of-00002\.safetensors/);
+    await resolveModel("org/sharded", undefined, opts);
+    // The Hub unreachable (not offline): the cached snapshot of the revision is used, with a log line.
+    const gone = startHubServer();
+    const goneUrl = gone.url;
+    await gone.close();
+    const logs: string[] = [];
+    const again = await resolveModel("org/sharded", undefined, {
+      ...opts,
+      endpoint: goneUrl,
+      log: (l) => logs.push(l),
+    });
+    assertEquals(again, dir);
+    assert(logs.some((l) => /unreachable; using the cached snapshot/.test(l)), logs.join("\n"));
+  });
+});
+
 Deno.test("404: missing repo, revision and file give messages naming them", async () => {
   await withHub(async (srv, cache) => {
     const opts = { endpoint: srv.url, cacheDir: cache };
@@ -159,6 +211,7 @@ Deno.test("404: missing repo, revision and file give messages naming them", asyn
       MaxentError,
     );
     assertMatch(e3.message, /file "missing.json" does not exist in model repo org\/tiny-model/);
+    await assertRejects(() => resolveModel("org/tiny-model", "../../etc", opts), MaxentError, "not a valid revision");
     const e4 = await assertRejects(() => resolveModel("not a repo id!", undefined, opts), MaxentError);
     assertMatch(e4.message, /neither an existing local path nor a Hub repo id/);
   });
@@ -173,7 +226,10 @@ Deno.test("401: the message says to set HF_TOKEN and never contains the token", 
     assertMatch(e1.message, /401/);
     assertMatch(e1.message, /set HF_TOKEN/);
     const wrong = "hf_WrongTokenAbcdef987654";
-    const e2 = await assertRejects(() => resolveModel("org/tiny-model", undefined, { ...opts, token: wrong }), MaxentError);
+    const e2 = await assertRejects(
+      () => resolveModel("org/tiny-model", undefined, { ...opts, token: wrong }),
+      MaxentError,
+    );
     assertMatch((e2 as Error).message, /token .* was refused/);
     assert(!(e2 as Error).message.includes(wrong), "token echoed in the error");
     const e3 = await assertRejects(

@@ -10,6 +10,9 @@ import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "
 import { type HubServer, pseudoRandomBytes, startHubServer } from "./fixtures/hub_server.ts";
 import { downloadRepo, hubUploadPlan, modelCard, uploadFolder } from "../src/hub/mod.ts";
 import { MaxentError } from "../src/errors.ts";
+import { loadModelConfig } from "../src/model/config.ts";
+import { readSafetensorsDir, writeSafetensorsDir } from "../src/model/safetensors.ts";
+import { resolveModel } from "../src/hub/mod.ts";
 
 const TOKEN = "hf_UploadTestToken0123456789";
 
@@ -64,7 +67,9 @@ Deno.test("upload a folder (with an 11 MB LFS file), download it again: identica
     const put = srv.requests.find((r) => r.method === "PUT");
     assertEquals(put?.path, `/lfs-upload/${sha}`);
     assertEquals(put?.authorization, null);
-    assert(srv.requests.some((r) => r.path.endsWith(".git/info/lfs/objects/batch") && r.authorization?.includes(TOKEN)));
+    assert(
+      srv.requests.some((r) => r.path.endsWith(".git/info/lfs/objects/batch") && r.authorization?.includes(TOKEN)),
+    );
     assertEquals(repo.commits.get(res.commit)!.get("model.safetensors")!.lfsSha256, sha);
     assert(!repo.commits.get(res.commit)!.has("model.safetensors.tmp-1234"));
     const dir = await downloadRepo("me/tiny-trained", { endpoint: srv.url, token: TOKEN, cacheDir: cache });
@@ -97,7 +102,10 @@ Deno.test("upload to a new branch of an existing repo; a second upload makes a n
 Deno.test("upload without a token, or with a refused one, says to set HF_TOKEN and never echoes it", async () => {
   await withHub(async (srv, cache, work) => {
     await writeCheckpoint(work, 16);
-    const e1 = await assertRejects(() => uploadFolder(work, "me/x", { endpoint: srv.url, cacheDir: cache }), MaxentError);
+    const e1 = await assertRejects(
+      () => uploadFolder(work, "me/x", { endpoint: srv.url, cacheDir: cache }),
+      MaxentError,
+    );
     assertMatch(e1.message, /set HF_TOKEN or pass --token/);
     srv.faults.requireToken = TOKEN;
     const wrong = "hf_NotTheRightToken5555555";
@@ -112,11 +120,49 @@ Deno.test("upload without a token, or with a refused one, says to set HF_TOKEN a
       MaxentError,
     );
     assertMatch(e3.message, /HF_HUB_OFFLINE/);
+    await assertRejects(() => uploadFolder(work, "x", { endpoint: srv.url, token: TOKEN }), MaxentError, "me/x");
     await assertRejects(
       () => uploadFolder(join(work, "nope"), "me/x", { endpoint: srv.url, token: TOKEN }),
       MaxentError,
       "not a directory",
     );
+  });
+});
+
+Deno.test("a sharded checkpoint from the model module: upload, resolveModel, load: identical tensors", async () => {
+  await withHub(async (srv, cache, work) => {
+    const config = {
+      architectures: ["Qwen2ForCausalLM"],
+      model_type: "qwen2",
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 1,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 40,
+    };
+    await Deno.writeTextFile(join(work, "config.json"), JSON.stringify(config));
+    const rand = pseudoRandomBytes(4 * 16 * 40, 9);
+    const tensors = new Map([
+      ["model.embed_tokens.weight", {
+        shape: [40, 16],
+        data: new Float32Array(rand.length / 4).map((_, i) => rand[i] / 255 - 0.5),
+      }],
+      ["model.norm.weight", { shape: [16], data: new Float32Array(16).fill(1) }],
+      ["lm_head.weight", { shape: [40, 16], data: new Float32Array(640).map((_, i) => Math.sin(i)) }],
+    ]);
+    const written = await writeSafetensorsDir(work, tensors, { dtype: "F32", maxShardBytes: 3000 });
+    assert(written.length > 2, `expected shards + index, got ${written}`);
+    const opts = { endpoint: srv.url, token: TOKEN, cacheDir: cache };
+    await uploadFolder(work, "me/sharded", opts);
+    const dir = await resolveModel("me/sharded", undefined, opts);
+    assertEquals((await loadModelConfig(dir)).modelType, "qwen2");
+    const loaded = await readSafetensorsDir(dir);
+    assertEquals([...loaded.keys()].sort(), [...tensors.keys()].sort());
+    for (const [name, t] of tensors) {
+      assertEquals(loaded.get(name)!.shape, t.shape);
+      assertEquals(loaded.get(name)!.data, t.data, name);
+    }
   });
 });
 

@@ -13,7 +13,10 @@ async function tree(): Promise<string> {
 Deno.test("paths: a plain path inside the root is allowed and returned absolute", async () => {
   const base = await tree();
   try {
-    assertEquals(assertWritableUnder(`${base}/out/run1/metrics.jsonl`, [`${base}/out`]), `${base}/out/run1/metrics.jsonl`);
+    assertEquals(
+      assertWritableUnder(`${base}/out/run1/metrics.jsonl`, [`${base}/out`]),
+      `${base}/out/run1/metrics.jsonl`,
+    );
     assertEquals(assertWritableUnder(`${base}/out`, [`${base}/out`]), `${base}/out`);
     assertEquals(resolvePath("out/./sub/../x", base), `${base}/out/x`);
   } finally {
@@ -24,7 +27,10 @@ Deno.test("paths: a plain path inside the root is allowed and returned absolute"
 Deno.test("paths: .. that climbs out of the root is refused with a message naming path and roots", async () => {
   const base = await tree();
   try {
-    const e = assertThrows(() => assertWritableUnder(`${base}/out/../secret/x`, [`${base}/out`], "output_dir"), MaxentError);
+    const e = assertThrows(
+      () => assertWritableUnder(`${base}/out/../secret/x`, [`${base}/out`], "output_dir"),
+      MaxentError,
+    );
     assert(e instanceof MaxentError);
     assert(e.message.includes("output_dir") && e.message.includes(`${base}/secret/x`), e.message);
     assert(e.message.includes(`${base}/out`), e.message);
@@ -100,7 +106,11 @@ Deno.test("paths: a path is refused when either reading of `..` leaves the root"
     // The reverse: kernel reading inside, lexical reading outside.
     await Deno.symlink(`${base}/out/sub`, `${base}/deep/dir/s`);
     assertEquals(resolvePath(`${base}/deep/dir/s/../y`), `${base}/out/y`);
-    assertThrows(() => assertWritableUnder(`${base}/deep/dir/s/../y`, [`${base}/out`]), MaxentError, `${base}/deep/dir/y`);
+    assertThrows(
+      () => assertWritableUnder(`${base}/deep/dir/s/../y`, [`${base}/out`]),
+      MaxentError,
+      `${base}/deep/dir/y`,
+    );
   } finally {
     await Deno.remove(base, { recursive: true });
   }

@@ -155,6 +155,11 @@ Deno.test("a wrong type names the key, the expected type and the file", () => {
     "`reward_weights` has 1 entries but reward_funcs has 2",
   );
   assertThrows(
+    () => parseRecipe(MIN + "num_generations: 4\nmaxent_q_epsilon: 0.3\n", "x.yaml", NO_ENV),
+    MaxentError,
+    "`maxent_q_epsilon` must be below 1 / num_generations",
+  );
+  assertThrows(
     () => parseRecipe(MIN + "temperature: 0.7\ngen_temperature: 0.8\n", "x.yaml", NO_ENV),
     MaxentError,
     "set only one",

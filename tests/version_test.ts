@@ -33,7 +33,10 @@ Deno.test("version: the backend prediction follows auto's order tensorflow > har
     await predictAutoBackend(probes({ tfjsNode: () => "@tensorflow/tfjs-node-gpu" })),
     "tensorflow (@tensorflow/tfjs-node-gpu is installed)",
   );
-  assertEquals(await predictAutoBackend(probes({ hardwareGpu: () => Promise.resolve("nvidia hopper H100") })), "webgpu (nvidia hopper H100)");
+  assertEquals(
+    await predictAutoBackend(probes({ hardwareGpu: () => Promise.resolve("nvidia hopper H100") })),
+    "webgpu (nvidia hopper H100)",
+  );
   const wasm = await predictAutoBackend(probes({}));
   assert(wasm.startsWith("wasm (OpenBLAS 0.3.21 at /lib/libopenblas.so.0;"), wasm);
   const noBlas = await predictAutoBackend(probes({ blas: () => ({ ok: false, text: "libopenblas.so.0 not found" }) }));

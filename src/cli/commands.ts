@@ -13,12 +13,14 @@
 import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { initCommand } from "./init.ts";
+import { trainCommand } from "./train.ts";
 import { scoreCommand } from "./score.ts";
 import { sampleCommand } from "./sample.ts";
 import { serveCommand } from "./serve.ts";
 import { reportCommand } from "./report.ts";
 import { recipeCommand } from "./recipe.ts";
 import { weightsCommand } from "./weights.ts";
+import { dataCommand } from "./data.ts";
 import { downloadCommand } from "./download.ts";
 import { uploadCommand } from "./upload.ts";
 
@@ -27,6 +29,7 @@ type AnyCommand = Command<any, any, any>;
 
 /** Each entry builds one subcommand. */
 export const commands: Array<(ctx: CliContext) => AnyCommand> = [
+  trainCommand,
   initCommand,
   scoreCommand,
   sampleCommand,
@@ -34,6 +37,7 @@ export const commands: Array<(ctx: CliContext) => AnyCommand> = [
   reportCommand,
   recipeCommand,
   weightsCommand,
+  dataCommand,
   downloadCommand,
   uploadCommand,
 ];

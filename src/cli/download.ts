@@ -1,4 +1,7 @@
-/** `maxent download REPO_ID`: fetches a Hub repo (or the files matching --include) into the HF cache and prints the snapshot path. */
+/**
+ * `maxent download REPO_ID`: fetches a Hub repo (or the files matching --include) into the Hugging Face cache and
+ * prints the local snapshot path.
+ */
 import { Command, Option } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { downloadRepo } from "../hub/download.ts";

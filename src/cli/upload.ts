@@ -1,4 +1,7 @@
-/** `maxent upload DIR REPO_ID`: pushes a local folder to a Hub repo in one commit (creating the repo/branch if missing). */
+/**
+ * `maxent upload DIR REPO_ID`: pushes a local folder to a Hub repo in one commit, creating the repo and the branch
+ * when missing.
+ */
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { uploadFolder } from "../hub/upload.ts";

@@ -117,6 +117,9 @@ export async function resolveRevisionOffline(s: RepoSession, revision: string, w
  * from `refs/` when offline. Returns whether the Hub is usable for the next steps.
  */
 export async function resolveCommit(s: RepoSession, revision: string): Promise<{ commit: string; online: boolean }> {
+  if (!revision || revision.startsWith("/") || revision.split("/").some((p) => p === ".." || p === "")) {
+    throw new MaxentError(`"${revision}" is not a valid revision (a branch, tag or commit sha) for ${s.repo.id}`);
+  }
   if (s.opts.offline) {
     return { commit: await resolveRevisionOffline(s, revision, "HF_HUB_OFFLINE is set"), online: false };
   }
@@ -211,7 +214,11 @@ async function downloadBlob(s: RepoSession, commit: string, file: RepoFile, blob
             if (written + value.length > file.size) {
               throw new MaxentError(`${file.path}: the Hub sent more than the ${file.size} bytes it announced`);
             }
-            await writeAll(out, value);
+            try {
+              await writeAll(out, value);
+            } catch (e) {
+              throw new MaxentError(`cannot write ${tmp}: ${errText(e)} (check free disk space and permissions)`);
+            }
             hasher.update(value);
             written += value.length;
             bar?.update(written);

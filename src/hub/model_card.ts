@@ -30,7 +30,7 @@ function cell(v: unknown): string {
  * ```
  */
 export function modelCard(info: ModelCardInfo): string {
-  const tags = ["maxent", info.algorithm, "trl-compatible", "text-generation"];
+  const tags = ["maxent", info.algorithm];
   const meta: Record<string, unknown> = {
     base_model: info.baseModel,
     ...(info.datasets?.length ? { datasets: info.datasets } : {}),
@@ -45,7 +45,8 @@ export function modelCard(info: ModelCardInfo): string {
     "",
     `# ${info.baseModel.split("/").pop()} fine-tuned with ${info.algorithm}`,
     "",
-    `This model is [${info.baseModel}](https://huggingface.co/${info.baseModel}) fine-tuned with **${info.algorithm}**` +
+    `This model is [${info.baseModel}](https://huggingface.co/${info.baseModel}) ` +
+    `fine-tuned with **${info.algorithm}**` +
     (info.datasets?.length
       ? ` on ${info.datasets.map((d) => `[${d}](https://huggingface.co/datasets/${d})`).join(", ")}`
       : "") +

@@ -136,7 +136,11 @@ export async function resolveModel(idOrPath: string, revision?: string, opts: Hu
         preview(missingShards),
     );
   }
-  const wanted = files.filter((f) => !f.path.includes("/") && (matchesAny(f.path, MODEL_FILE_GLOBS)));
+  // With an index, only the shards it names (repos often also hold e.g. a consolidated copy of the weights).
+  const wanted = files.filter((f) =>
+    weights.includes(f.path) ||
+    (!f.path.includes("/") && !f.path.endsWith(".safetensors") && matchesAny(f.path, MODEL_FILE_GLOBS))
+  );
   for (const f of wanted) await ensureFile(s, commit, f);
   return snap;
 }

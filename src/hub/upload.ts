@@ -56,6 +56,9 @@ export async function uploadFolder(
   } & HubOptions = {},
 ): Promise<{ commit: string; url: string }> {
   validateRepoId(repoId);
+  if (!repoId.includes("/")) {
+    throw new MaxentError(`upload: "${repoId}" is not a full repo id; give it as namespace/name, e.g. me/${repoId}`);
+  }
   const o = resolveHubOptions(opts);
   const type = opts.repoType ?? "model";
   const branch = opts.revision ?? "main";

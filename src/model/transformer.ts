@@ -119,7 +119,7 @@ export function randomWeights(config: ModelConfig, seed: number): Map<string, Ho
 export interface CausalLMOptions {
   /** Whether the weights are trainable variables (default true). */
   trainable?: boolean;
-  /** Elements in one [rows, vocab] logits block of `tokenLogProbs` (default 2^22). */
+  /** Elements in one [rows, vocab] logits block of `tokenLogProbs` (default 2^24). */
   logitsChunkElements?: number;
 }
 

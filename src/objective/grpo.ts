@@ -69,11 +69,10 @@ export function groupAdvantages(
 
 /** Identity in the forward pass, zero gradient in the backward pass (torch's `.detach()`). */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
-  // deno-lint-ignore no-explicit-any
-  const f = tf.customGrad(
-    ((a: tf.Tensor) => ({ value: a.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as any,
-  );
-  return f(x) as T;
+  // customGrad's callback type mixes tensors and the save function in one rest parameter, hence the cast.
+  type GradFn = Parameters<typeof tf.customGrad>[0];
+  const identity = (a: tf.Tensor) => ({ value: a.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) });
+  return tf.customGrad(identity as unknown as GradFn)(x) as T;
 }
 
 /** Inputs of `grpoTokenLoss`. All [N, T] tensors share the shape; N candidates, T completion positions. */

@@ -54,10 +54,10 @@ export function listwiseTarget(utilities: ArrayLike<number>, temperature = 1, ep
   checkFinite(utilities, "utilities");
   const k = utilities.length;
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
-    throw new MaxentError(`q temperature must be a finite number > 0, got ${temperature}`);
+    throw new MaxentError(`maxent_q_temperature (T_q) must be a finite number > 0, got ${temperature}`);
   }
   if (!(eps >= 0) || k * eps >= 1) {
-    throw new MaxentError(`q epsilon must satisfy 0 ≤ ε < 1/K = ${1 / k} for K = ${k}, got ${eps}`);
+    throw new MaxentError(`maxent_q_epsilon (ε) must satisfy 0 ≤ ε < 1/K = ${1 / k} for K = ${k}, got ${eps}`);
   }
   const q = softmax(Array.from(utilities, (u) => u / temperature));
   let sum = 0;

@@ -26,3 +26,12 @@ export {
   type ScaleRewards,
   stopGradient,
 } from "./grpo.ts";
+export {
+  drGrpoAdvantages,
+  type XdrLossInputs,
+  xdrGroupWeights,
+  xdrTokenLoss,
+  xdrUtilities,
+  xdrWeights,
+  type XdrWeightOptions,
+} from "./xdr.ts";

@@ -6,6 +6,7 @@
  */
 export {
   type Algorithm,
+  type Backend,
   ALGORITHMS,
   BACKENDS,
   generationTemperature,

@@ -411,6 +411,13 @@ export const RecipeSchema: z.ZodType<Recipe, unknown> = RecipeFields.superRefine
         "weight per reward function",
     });
   }
+  if (r.maxent_q_epsilon * r.num_generations >= 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["maxent_q_epsilon"],
+      message: `must be below 1 / num_generations = ${1 / r.num_generations} (the floor would exceed q's mass)`,
+    });
+  }
   if (r.sampler === "remote" && r.vllm_url === undefined) {
     ctx.addIssue({ code: "custom", path: ["vllm_url"], message: "is required when `sampler: remote`" });
   }

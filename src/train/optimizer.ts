@@ -36,9 +36,15 @@ export class AdamW {
   constructor(params: Map<string, tf.Variable>, config: AdamWConfig) {
     this.params = params;
     this.config = config;
+    const zeros = (p: tf.Variable, suffix: string) => {
+      const z = tf.zerosLike(p);
+      const v = tf.variable(z, false, `${p.name}/${suffix}`);
+      z.dispose();
+      return v;
+    };
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false, `${p.name}/exp_avg`));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false, `${p.name}/exp_avg_sq`));
+      this.m.set(name, zeros(p, "exp_avg"));
+      this.v.set(name, zeros(p, "exp_avg_sq"));
     }
   }
 

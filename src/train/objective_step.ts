@@ -1,0 +1,161 @@
+/**
+ * One micro-batch of the objective: pack the scored groups, run the frozen reference where the objective needs it,
+ * form the MaxEnt weights (or GRPO advantages), and take gradients of the loss with respect to the policy's
+ * trainable variables. Returns the gradients by weight name plus the numbers the metrics are made of.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { CausalLM } from "../model/transformer.ts";
+import { groupAdvantages, grpoTokenLoss, maxentGroup, weightedNllLoss } from "../objective/mod.ts";
+import type { GrpoLossType, ScaleRewards } from "../objective/mod.ts";
+import { maskedRowSums, packBatch } from "./batch.ts";
+import type { RolloutGroup } from "./rollout.ts";
+
+/** The objective's settings, from the recipe. */
+export type ObjectiveSettings =
+  | {
+    algorithm: "maxent-grpo";
+    tau: number;
+    beta: number;
+    qTemperature: number;
+    qEpsilon: number;
+    lengthNormalizeRef: boolean;
+  }
+  | {
+    algorithm: "grpo";
+    beta: number;
+    epsilon: number;
+    epsilonHigh?: number;
+    lossType: GrpoLossType;
+    scaleRewards: ScaleRewards;
+    maxCompletionLength: number;
+  };
+
+/** Sums over one micro-batch that the step's metrics are averaged from. */
+export interface MicroStats {
+  /** This micro-batch's share of the step loss (scaled by lossScale). */
+  loss: number;
+  /** Completion tokens in the micro-batch. */
+  tokens: number;
+  /** Σ over completion tokens of −log π_θ (a Monte Carlo estimate of the per-token entropy once divided). */
+  negLogProbSum: number;
+  /** Σ over completion tokens of the k3 estimate of KL(π_θ ‖ π_ref); NaN without a reference pass. */
+  klSum: number;
+  /** MaxEnt: per group H(q), H(w), ESS. */
+  qEntropy: number[];
+  weightEntropy: number[];
+  ess: number[];
+  /** GRPO: TRL's clip ratios (token means within the micro-batch). */
+  clip?: { low: number; high: number; region: number };
+  /** Per group, the candidate weights (MaxEnt) or advantages (GRPO), for completion logs. */
+  perCandidate: number[][];
+}
+
+/** Gradients of one micro-batch, keyed by the policy's weight names (caller disposes them). */
+export interface MicroResult {
+  grads: Map<string, tf.Tensor>;
+  stats: MicroStats;
+}
+
+function entropy(p: number[]): number {
+  return -p.reduce((acc, x) => (x > 0 ? acc + x * Math.log(x) : acc), 0);
+}
+
+/**
+ * Runs one micro-batch. `lossScale` multiplies the loss (1 / groups per optimiser step for MaxEnt's 1/G; 1 /
+ * accumulation steps for GRPO, as TRL), so gradients of the micro-batches of a step simply add up.
+ */
+export function objectiveMicroStep(
+  policy: CausalLM,
+  reference: CausalLM | null,
+  groups: RolloutGroup[],
+  settings: ObjectiveSettings,
+  lossScale: number,
+  padId: number,
+): MicroResult {
+  const prompts = groups.flatMap((g) => g.candidates.map(() => g.prompt.ids));
+  const completions = groups.flatMap((g) => g.candidates.map((c) => c.ids));
+  const k = groups[0].candidates.length;
+  const batch = packBatch(prompts, completions, padId);
+  const needRef = reference !== null && settings.beta !== 0;
+  const refLp = needRef ? tf.tidy(() => reference!.tokenLogProbs(batch.ids, batch.attention)) : null;
+  try {
+    const stats: MicroStats = {
+      loss: 0,
+      tokens: batch.lengths.reduce((a, b) => a + b, 0),
+      negLogProbSum: 0,
+      klSum: NaN,
+      qEntropy: [],
+      weightEntropy: [],
+      ess: [],
+      perCandidate: [],
+    };
+    // the per-candidate constants of the loss: MaxEnt weights w, or GRPO advantages A
+    let constants: number[];
+    if (settings.algorithm === "maxent-grpo") {
+      const refSums = refLp ? maskedRowSums(refLp, batch.completionMask) : null;
+      constants = [];
+      groups.forEach((g, gi) => {
+        const r = maxentGroup(g.utilities, {
+          refLogProbSums: refSums ? refSums.slice(gi * k, (gi + 1) * k) : undefined,
+          lengths: batch.lengths.slice(gi * k, (gi + 1) * k),
+          tau: settings.tau,
+          beta: settings.beta,
+          qTemperature: settings.qTemperature,
+          qEpsilon: settings.qEpsilon,
+          lengthNormalizeRef: settings.lengthNormalizeRef,
+        });
+        constants.push(...r.weights);
+        stats.qEntropy.push(entropy(r.q));
+        stats.weightEntropy.push(r.entropy);
+        stats.ess.push(r.ess);
+        stats.perCandidate.push(r.weights);
+      });
+    } else {
+      constants = groupAdvantages(groups.flatMap((g) => g.utilities), k, settings.scaleRewards);
+      for (let gi = 0; gi < groups.length; gi++) stats.perCandidate.push(constants.slice(gi * k, (gi + 1) * k));
+    }
+
+    const names = new Map<string, string>();
+    for (const [name, v] of policy.weights) if (v.trainable) names.set(v.name, name);
+    let policyLp: tf.Tensor2D | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const lp = policy.tokenLogProbs(batch.ids, batch.attention);
+      policyLp = tf.keep(tf.clone(lp));
+      if (settings.algorithm === "maxent-grpo") {
+        // L = (1/G) Σ_i w_i · NLL_i, with 1/G folded into lossScale
+        return tf.mul(weightedNllLoss(lp, batch.completionMask, constants, 1), lossScale) as tf.Scalar;
+      }
+      const { loss, metrics } = grpoTokenLoss({
+        logProbs: lp,
+        refLogProbs: refLp ?? undefined,
+        mask: batch.completionMask,
+        advantages: constants,
+        beta: settings.beta,
+        epsilon: settings.epsilon,
+        epsilonHigh: settings.epsilonHigh,
+        lossType: settings.lossType,
+        maxCompletionLength: settings.maxCompletionLength,
+      });
+      stats.clip = { low: metrics.clipRatioLow, high: metrics.clipRatioHigh, region: metrics.clipRatioRegion };
+      return tf.mul(loss, lossScale) as tf.Scalar;
+    }, policy.trainableVariables());
+    stats.loss = value.dataSync()[0]; // already scaled: the step's loss is the sum over its micro-batches
+    value.dispose();
+    const lp = policyLp! as tf.Tensor2D;
+    tf.tidy(() => {
+      stats.negLogProbSum = -tf.sum(tf.mul(lp, batch.completionMask)).dataSync()[0];
+      if (refLp) {
+        // k3 = exp(ref − logp) − (ref − logp) − 1, summed over completion tokens
+        const d = tf.sub(refLp, lp);
+        stats.klSum = tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(d), d), 1), batch.completionMask)).dataSync()[0];
+      }
+    });
+    lp.dispose();
+    const byName = new Map<string, tf.Tensor>();
+    for (const [varName, g] of Object.entries(grads)) byName.set(names.get(varName) ?? varName, g);
+    return { grads: byName, stats };
+  } finally {
+    refLp?.dispose();
+    batch.dispose();
+  }
+}
