@@ -93,3 +93,18 @@ export {
   uploadFolder,
 } from "./src/hub/mod.ts";
 export type { HubOptions, HubStrategy, HubUpload, ModelCardInfo } from "./src/hub/mod.ts";
+export {
+  CausalLM,
+  expectedTensorShapes,
+  KVCache,
+  loadModelConfig,
+  MODEL_PRESETS,
+  parseModelConfig,
+  readSafetensorsDir,
+  readSafetensorsHeader,
+  targetLogProbs,
+  writeSafetensorsDir,
+} from "./src/model/mod.ts";
+export type { CausalLMOptions, HostTensor, ModelConfig } from "./src/model/mod.ts";
+export { adamWUpdate, initBackend, loadBlas } from "./src/backend/mod.ts";
+export type { AdamWStep, BackendChoice, BackendInfo, Blas, InitBackendOptions } from "./src/backend/mod.ts";

@@ -16,7 +16,9 @@ import { machineLine } from "./report.ts";
 /** The registered suites, by name; add one line per `bench/<area>.ts`. */
 export const SUITES: Record<string, () => Promise<Suite>> = {
   objective: () => import("./objective.ts"),
+  model: () => import("./model.ts"),
   backend: () => import("./backend.ts"),
+  sampling: () => import("./sampling.ts"),
 };
 
 async function main(args: string[]): Promise<number> {

@@ -13,6 +13,11 @@
  * - deno.json: imported as a JSON module by src/version.ts, so it is in the graph and embedded by itself.
  * - OpenBLAS: a system library opened with `Deno.dlopen`, never embedded (the image installs libopenblas0-pthread).
  * Left out: source maps (`*.map`, ~200 MB of tfjs bundles' maps; nothing loads them at run time).
+ *
+ * Measured here (2026-11-25, Deno 2.9.6, 103 local modules, 85 npm packages reached of 87 in the lockfile): the
+ * embedded files total 105.5 MB (the 556 excluded source maps would add 215 MB); with the deno CLI standing in for
+ * denort (DENORT_BIN pointed at a copy of it: the build succeeds, the result only opens the REPL) the file is 209 MB,
+ * built in ~5 s. `--bundle` gave a 2.6 MB payload but breaks the wasm backend (`__dirname is not defined`).
  */
 import { RUN_PERMISSIONS } from "./permissions.ts";
 

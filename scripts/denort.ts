@@ -69,7 +69,10 @@ export async function probe(url: string, timeoutMs: number): Promise<string | nu
     if (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError")) {
       return `${new URL(url).host} did not answer within ${timeoutMs / 1000} s`;
     }
-    return `${new URL(url).host} is unreachable (${msg.split("\n")[0]})`;
+    const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : "";
+    const detail = (cause.match(/dns error[^(]*|Connection refused|timed out|certificate[^)]*/i)?.[0] ?? (cause || msg))
+      .split("\n")[0].trim();
+    return `${new URL(url).host} is unreachable (${detail})`;
   }
 }
 

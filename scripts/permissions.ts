@@ -11,7 +11,8 @@
  *   `deno compile` fixes the flags when the binary is built, so write access cannot be scoped to them by Deno.
  *   Instead every write goes through `assertWritableUnder()` (src/paths.ts), which resolves `..` and symlinks and
  *   refuses any path outside the run's output and cache roots.
- * - `--allow-env=<list>`: only the variables maxent and its libraries read (prefix wildcards `HF_*` etc.).
+ * - `--allow-env=<list>`: only the variables maxent and its libraries read (prefix wildcards `HF_*` etc.). With it,
+ *   `Deno.env.toObject()` throws: code reads the environment through `readEnv()` (src/env.ts).
  * - `--allow-net`: the Hub endpoint (HF_ENDPOINT), a remote sampler and reward URLs are chosen by the recipe or the
  *   environment at run time, so no host list can be baked in; nothing is contacted that the recipe does not name.
  * - `--allow-ffi`: OpenBLAS (libopenblas.so.0) through `Deno.dlopen` for fast matmul; a path-scoped `--allow-ffi`
@@ -24,21 +25,25 @@
 
 /**
  * Environment variables maxent may read. Trailing `*` is a prefix wildcard (Deno ≥ 2.1).
- * HF_* / HUGGINGFACE_*: Hub endpoint, token and cache (the Hub client reads HUGGINGFACE_HUB_CACHE);
+ * HF_* / HUGGINGFACE_* / HUGGING_FACE_HUB_TOKEN / TRANSFORMERS_OFFLINE: Hub endpoint, token, cache and offline
+ * mode, under their current and legacy names (the Hub client reads HUGGINGFACE_HUB_CACHE);
  * MAXENT_*: the objective's overrides (MAXENT_TAU, …) and maxent's own settings; OPENBLAS_* / OMP_NUM_THREADS:
- * BLAS threading; XDG_*: XDG_RUNTIME_DIR for WebGPU and XDG_CACHE_HOME; HOME / TMPDIR: default cache and temp
- * locations; DENO_DIR: where the backend looks for an installed tfjs-node; NO_COLOR / FORCE_COLOR / CLICOLOR_FORCE / TERM / COLUMNS: terminal output (commander reads them);
+ * BLAS threading; XDG_*: XDG_RUNTIME_DIR for WebGPU and XDG_CACHE_HOME; HOME / USERPROFILE / TMPDIR: default cache
+ * and temp locations; DENO_DIR: where the backend looks for an installed tfjs-node; NO_COLOR / FORCE_COLOR / CLICOLOR_FORCE / TERM / COLUMNS: terminal output (commander reads them);
  * CUDA_VISIBLE_DEVICES / TF_CPP_MIN_LOG_LEVEL: the optional tfjs-node-gpu backend; LOG_TOKENS / LOG_STREAM: the
  * `yaml` package's debug switches, read on every parse (without them loading a recipe fails).
  */
 export const ENV_VARS: readonly string[] = [
   "HF_*",
   "HUGGINGFACE_*",
+  "HUGGING_FACE_HUB_TOKEN",
+  "TRANSFORMERS_OFFLINE",
   "MAXENT_*",
   "OPENBLAS_*",
   "OMP_NUM_THREADS",
   "XDG_*",
   "HOME",
+  "USERPROFILE",
   "TMPDIR",
   "DENO_DIR",
   "NO_COLOR",

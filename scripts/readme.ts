@@ -37,7 +37,7 @@ export function subcommandDocs(): SubcommandDoc[] {
     const name = `${prefix}${cmd.name()}`;
     // deno-lint-ignore no-control-regex
     const help = cmd.helpInformation().replace(/\x1b\[[0-9;]*m/g, "").trimEnd();
-    docs.push({ name, summary: cmd.summary() || cmd.description().split("\n")[0], help });
+    docs.push({ name, summary: cmd.summary() || firstClause(cmd.description()), help });
     for (const sub of cmd.commands) visit(sub, `${name} `);
   };
   for (const cmd of program.commands) visit(cmd, "");
@@ -59,6 +59,19 @@ export function renderCommandReference(docs: SubcommandDoc[] = subcommandDocs())
   const lines: string[] = [];
   for (const d of docs) lines.push(`### maxent ${d.name} (reference)`, "", "```text", d.help, "```", "");
   return lines.join("\n");
+}
+
+/** A description's first clause: up to the first `: ` or `. ` outside parentheses (the table's short summary). */
+export function firstClause(text: string): string {
+  const line = text.split("\n")[0];
+  let depth = 0;
+  for (let i = 0; i < line.length - 1; i++) {
+    const ch = line[i];
+    if (ch === "(" || ch === "[" || ch === "{") depth++;
+    else if (ch === ")" || ch === "]" || ch === "}") depth = Math.max(0, depth - 1);
+    else if (depth === 0 && (ch === ":" || ch === ".") && line[i + 1] === " ") return line.slice(0, i);
+  }
+  return line.replace(/\.$/, "");
 }
 
 /** GitHub's heading anchor: lower case, spaces to dashes, punctuation dropped. */

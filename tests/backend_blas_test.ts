@@ -8,6 +8,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals } from "./assert.ts";
 import { loadBlas, resetBlas } from "../src/backend/blas.ts";
 import { blasMatMulStats, registerBlasMatMul } from "../src/backend/matmul.ts";
+import { registerBroadcastMatMulGradient } from "../src/backend/matmul_grad.ts";
 import { registerWasmUnsortedSegmentSum } from "../src/backend/segment_sum.ts";
 import type { KernelSwap } from "../src/backend/registry.ts";
 
@@ -101,13 +102,53 @@ const CASES: [number[], number[]][] = [
   [[2, 0], [0, 3]],
 ];
 
-/** Swaps the last two axes of a row-major array. */
-function naiveTranspose(v: Float64Array, shape: number[]): Float64Array {
-  const r = shape[shape.length - 2], c = shape[shape.length - 1], out = new Float64Array(v.length);
-  for (let b = 0; b < v.length / (r * c); b++) {
-    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[b * r * c + j * r + i] = v[b * r * c + i * c + j];
+/**
+ * dL/dA and dL/dB of L = Σ W ⊙ (op(A)·op(B)) by explicit loops, with tfjs's batch broadcasting: a broadcast batch
+ * of A or B receives the sum over the output batches that used it.
+ */
+function naiveMatMulGrads(
+  a: Float32Array,
+  aShape: number[],
+  b: Float32Array,
+  bShape: number[],
+  w: Float32Array,
+  transA: boolean,
+  transB: boolean,
+): { dA: Float64Array; dB: Float64Array } {
+  const ra = aShape.length, rb = bShape.length;
+  const m = transA ? aShape[ra - 1] : aShape[ra - 2], k = transA ? aShape[ra - 2] : aShape[ra - 1];
+  const n = transB ? bShape[rb - 2] : bShape[rb - 1];
+  const aOut = aShape.slice(0, -2), bOut = bShape.slice(0, -2);
+  const rank = Math.max(aOut.length, bOut.length);
+  const pad = (s: number[]) => [...new Array(rank - s.length).fill(1), ...s];
+  const pa = pad(aOut), pb = pad(bOut);
+  const outer = pa.map((d, i) => Math.max(d, pb[i]));
+  const batch = outer.reduce((x, y) => x * y, 1);
+  const dA = new Float64Array(a.length), dB = new Float64Array(b.length);
+  // op(A)(i, p) and op(B)(p, j) as storage indices.
+  const ia = (ai: number, i: number, p: number) => ai * m * k + (transA ? p * m + i : i * k + p);
+  const ib = (bj: number, p: number, j: number) => bj * k * n + (transB ? j * k + p : p * n + j);
+  for (let bi = 0; bi < batch; bi++) {
+    let rest = bi, ai = 0, bj = 0, aMul = 1, bMul = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      const idx = rest % outer[d];
+      rest = Math.floor(rest / outer[d]);
+      ai += (pa[d] === 1 ? 0 : idx) * aMul;
+      bj += (pb[d] === 1 ? 0 : idx) * bMul;
+      aMul *= pa[d];
+      bMul *= pb[d];
+    }
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const wij = w[bi * m * n + i * n + j];
+        for (let p = 0; p < k; p++) {
+          dA[ia(ai, i, p)] += wij * b[ib(bj, p, j)];
+          dB[ib(bj, p, j)] += wij * a[ia(ai, i, p)];
+        }
+      }
+    }
   }
-  return out;
+  return { dA, dB };
 }
 
 function transposeLast(shape: number[]): number[] {
@@ -151,7 +192,7 @@ Deno.test("MAXENT_BLAS=/nonexistent falls back without throwing, MAXENT_BLAS=0 d
     resetBlas();
     const r = loadBlas();
     assertEquals(r.blas, null);
-    assert(r.reason!.includes("/nonexistent/libopenblas.so.0"), r.reason);
+    assert(/\/nonexistent\/libopenblas\.so\.0|FFI permission/.test(r.reason!), r.reason);
     Deno.env.set("MAXENT_BLAS", "0");
     resetBlas();
     const off = loadBlas();
@@ -234,19 +275,26 @@ for (const backend of BACKENDS) {
     tf.dispose([a, b, prelu, ...biases]);
   });
 
-  Deno.test(`${backend}: matmul gradients through tf.grad use BLAS and match the naive loop`, opts, async () => {
+  Deno.test(`${backend}: matmul gradients (incl. broadcast batches) use BLAS and match naive loops`, opts, async () => {
     if (!blasOrSkip(`${backend} gradients`)) return;
+    registerBroadcastMatMulGradient();
     await withBackend(backend, () => {
       const start = tf.memory().numTensors;
-      // L = Σ (op(A)·op(B) ⊙ W) ⇒ dL/dA = W·Bᵀ, dL/dB = Aᵀ·W (for untransposed A, B; transposed ones swap).
-      // Weight matmuls are 2D ([rows, in] · [in, out]): tfjs's BatchMatMul gradient does not sum broadcast batches.
+      // L = Σ (op(A)·op(B) ⊙ W); broadcast batches of A or B get the sum of their gradients over the batch.
       let seed = 30;
-      for (const [aShape, bShape] of [[[18, 5], [5, 4]], [[3, 6, 5], [3, 5, 4]]]) {
+      const shapes: [number[], number[]][] = [
+        [[18, 5], [5, 4]],
+        [[3, 6, 5], [3, 5, 4]],
+        [[3, 6, 5], [5, 4]],
+        [[6, 5], [2, 5, 4]],
+        [[2, 1, 6, 5], [1, 3, 5, 4]],
+      ];
+      for (const [aShape, bShape] of shapes) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
             const aS = transA ? transposeLast(aShape) : aShape, bS = transB ? transposeLast(bShape) : bShape;
             const av = rand(aS.reduce((x, y) => x * y, 1), seed++), bv = rand(bS.reduce((x, y) => x * y, 1), seed++);
-            const outShape = [...aShape.slice(0, -1), bShape[bShape.length - 1]];
+            const outShape = naiveMatMul(av, aS, bv, bS, transA, transB).shape;
             const wv = rand(outShape.reduce((x, y) => x * y, 1), seed++);
             const calls = blasMatMulStats.calls;
             const [ga, gb] = tf.tidy(() => {
@@ -256,13 +304,11 @@ for (const backend of BACKENDS) {
             });
             const label = `${backend} grad ${aS}·${bS} tA=${transA} tB=${transB}`;
             assert(blasMatMulStats.calls >= calls + 3, `${label}: gradient matmuls bypassed BLAS`);
-            // dL/dop(A) = W·op(B)ᵀ, dL/dop(B) = op(A)ᵀ·W; the gradient of a transposed operand is transposed back.
-            const dOpA = naiveMatMul(wv, outShape, bv, bS, false, !transB);
-            const dOpB = naiveMatMul(av, aS, wv, outShape, !transA, false);
-            const back = (r: { values: Float64Array; shape: number[] }, t: boolean) =>
-              t ? naiveTranspose(r.values, r.shape) : r.values;
-            assertRelClose(ga.dataSync(), back(dOpA, transA), 1e-5, `${label} dA`);
-            assertRelClose(gb.dataSync(), back(dOpB, transB), 1e-5, `${label} dB`);
+            const want = naiveMatMulGrads(av, aS, bv, bS, wv, transA, transB);
+            assertEquals(ga.shape, aS, `${label} dA shape`);
+            assertEquals(gb.shape, bS, `${label} dB shape`);
+            assertRelClose(ga.dataSync(), want.dA, 1e-5, `${label} dA`);
+            assertRelClose(gb.dataSync(), want.dB, 1e-5, `${label} dB`);
             tf.dispose([ga, gb]);
           }
         }

@@ -85,7 +85,8 @@ Deno.test("MAXENT_BLAS=/nonexistent: initBackend falls back to the plain kernels
   try {
     const info = await initBackend("wasm");
     assertEquals(info.blas, false);
-    assert(info.detail.includes("/nonexistent/libopenblas.so.0"), info.detail);
+    // (Without --allow-ffi the missing permission is reported first.)
+    assert(/\/nonexistent\/libopenblas\.so\.0|FFI permission/.test(info.detail), info.detail);
     const c = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])));
     assertEquals(Array.from(c.dataSync()), [11]);
     c.dispose();
@@ -109,3 +110,21 @@ Deno.test("initBackend rejects an unknown choice", opts, async () => {
   await assertRejects(() => initBackend("tpu" as "cpu"), MaxentError);
   await initBackend("cpu");
 });
+
+Deno.test(
+  "after initBackend, a [B,T,H]·[H,O] matmul has gradients of the input shapes (broadcast batch summed)",
+  opts,
+  async () => {
+    await initBackend("wasm");
+    const a = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [2, 3, 2]);
+    const b = tf.tensor2d([1, -1, 2, 0.5, 0, 3], [2, 3]);
+    // L = Σ A·B ⇒ dL/dB[p, j] = Σ_{batch, i} A[batch, i, p]; dL/dA[batch, i, p] = Σ_j B[p, j].
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y).sum())([a, b]);
+    assertEquals(gb.shape, [2, 3]);
+    assertEquals(Array.from(gb.dataSync()), [36, 36, 36, 42, 42, 42]);
+    assertEquals(ga.shape, [2, 3, 2]);
+    assertEquals(Array.from(ga.dataSync()), [2, 3.5, 2, 3.5, 2, 3.5, 2, 3.5, 2, 3.5, 2, 3.5]);
+    tf.dispose([a, b, ga, gb]);
+    await initBackend("cpu");
+  },
+);

@@ -174,3 +174,40 @@ Deno.test("wasm: UnsortedSegmentSum (the embedding gradient) matches the cpu ker
   assert((want[1] as number[][])[2].every((v) => v === 0), "rows of unused ids get zero gradient");
   await tf.setBackend("cpu");
 });
+
+Deno.test("fused AdamW (MaxentAdamW) matches the op-by-op formula on wasm and cpu", opts, async () => {
+  const { adamWUpdate, registerAdamW, ADAMW_KERNEL } = await import("../src/backend/adamw.ts");
+  const s = {
+    beta1: 0.9,
+    beta2: 0.95,
+    epsilon: 1e-8,
+    stepSize: 0.01 / (1 - 0.9 ** 3),
+    bc2Sqrt: Math.sqrt(1 - 0.95 ** 3),
+  };
+  for (const backend of ["wasm", "cpu"] as const) {
+    await tf.setBackend(backend);
+    registerAdamW(backend);
+    assert(tf.getKernel(ADAMW_KERNEL, backend) !== undefined);
+    for (const [shape, decay] of [[[37, 5], 0.999], [[1], 1], [[0, 3], 1]] as [number[], number][]) {
+      const start = tf.memory().numTensors;
+      const [p, g, m] = [1, 2, 3].map((k) => rand(shape, k * 17 + shape.length));
+      const v = tf.tidy(() => rand(shape, 99, 0, 0.1));
+      const step = { ...s, decay };
+      const fused = adamWUpdate(p, g, m, v, step);
+      // m' = β1·m + (1 − β1)·g;  v' = β2·v + (1 − β2)·g²;  p' = p·decay − stepSize · m' / (√v' / bc2Sqrt + ε)
+      const want = tf.tidy(() => {
+        const m1 = m.mul(s.beta1).add(g.mul(1 - s.beta1));
+        const v1 = v.mul(s.beta2).add(g.square().mul(1 - s.beta2));
+        const p1 = p.mul(decay).sub(m1.div(v1.sqrt().div(s.bc2Sqrt).add(s.epsilon)).mul(s.stepSize));
+        return [p1, m1, v1];
+      });
+      fused.forEach((t, i) => {
+        assertEquals(t.shape, shape);
+        assertRelClose(t.dataSync(), want[i].dataSync(), 1e-5, `${backend} AdamW ${shape} output ${i}`);
+      });
+      tf.dispose([...fused, ...want, p, g, m, v]);
+      assertEquals(tf.memory().numTensors, start, "tensor leak");
+    }
+  }
+  await tf.setBackend("cpu");
+});

@@ -22,10 +22,10 @@ function logProbsAndGrads(): { lp: number[]; grads: number[][] } {
   const mask = tf.tensor2d([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]], [2, 8], "float32");
   const lp = tf.tidy(() => Array.from(model.tokenLogProbs(ids, mask).dataSync()));
   const vars = model.trainableVariables();
-  const { grads } = tf.variableGrads(() => tf.mean(model.tokenLogProbs(ids, mask)) as tf.Scalar, vars);
+  const { value, grads } = tf.variableGrads(() => tf.mean(model.tokenLogProbs(ids, mask)) as tf.Scalar, vars);
   const g = vars.map((v) => Array.from(grads[v.name].dataSync()));
   tf.dispose(Object.values(grads));
-  tf.dispose([ids, mask]);
+  tf.dispose([value, ids, mask]);
   model.dispose();
   return { lp, grads: g };
 }

@@ -8,8 +8,9 @@
  * the same flags.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { type CompilePlan, compilePlan, denoExecutable } from "../scripts/compile_plan.ts";
-import { maxentTaskCommand, RUN_PERMISSIONS } from "../scripts/permissions.ts";
+import { type CompilePlan, compilePlan, denoExecutable, walkFiles } from "../scripts/compile_plan.ts";
+import { ENV_VARS, maxentTaskCommand, RUN_PERMISSIONS } from "../scripts/permissions.ts";
+import { ENV_NAMES } from "../src/env.ts";
 import { denortHelp, findDenort } from "../scripts/denort.ts";
 import { VERSION } from "../src/version.ts";
 import { seedTinyRepos, startHubServer } from "./fixtures/hub_server.ts";
@@ -153,6 +154,28 @@ Deno.test("binary: permission flags are narrow and deno.json's maxent task uses 
   assertEquals(tasks.maxent, maxentTaskCommand(), "deno.json tasks.maxent must equal maxentTaskCommand()");
   const plan = await compilePlan(ROOT);
   for (const f of RUN_PERMISSIONS) assert(plan.args.includes(f), `compile args lack ${f}`);
+  // Every variable maxent's code reads by name (src/env.ts) is granted.
+  const granted = (name: string) =>
+    ENV_VARS.some((p) => p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : p === name);
+  for (const name of ENV_NAMES) assert(granted(name), `${name} (src/env.ts) is not in scripts/permissions.ts ENV_VARS`);
+});
+
+Deno.test("binary: no code calls Deno.env.toObject(), which throws under the narrow --allow-env", async () => {
+  const offenders: string[] = [];
+  const files = [
+    ...(await walkFiles(`${ROOT}/src`, (n) => n.endsWith(".ts"))),
+    `${ROOT}/cli.ts`,
+    `${ROOT}/mod.ts`,
+  ];
+  for (const file of files) {
+    const lines = (await Deno.readTextFile(file)).split("\n");
+    lines.forEach((line, i) => {
+      if (/Deno\.env\.toObject\(/.test(line) && !/^\s*(\*|\/\/)/.test(line)) {
+        offenders.push(`${file.slice(ROOT.length + 1)}:${i + 1}`);
+      }
+    });
+  }
+  assertEquals(offenders, [], "use readEnv() from src/env.ts instead of Deno.env.toObject() at");
 });
 
 Deno.test("binary: with the baked flags, env outside the list, subprocesses and prompts are refused", async () => {
@@ -163,6 +186,9 @@ Deno.test("binary: with the baked flags, env outside the list, subprocesses and 
       `const r: string[] = [];
       try { Deno.env.get("AWS_SECRET_ACCESS_KEY"); r.push("env:allowed"); } catch { r.push("env:denied"); }
       r.push(Deno.env.get("HF_HOME") === "/x/hf" ? "hf:read" : "hf:missing");
+      const { readEnv } = await import("${new URL("../src/env.ts", import.meta.url).href}");
+      const e = readEnv(["HF_HOME", "AWS_SECRET_ACCESS_KEY", "HF_UNSET_VAR"]);
+      r.push("readEnv:" + Object.keys(e).join("+"));
       try { await new Deno.Command("true").output(); r.push("run:allowed"); } catch { r.push("run:denied"); }
       await Deno.writeTextFile("${dir}/w.txt", "ok"); r.push("write:ok");
       console.log(r.join(" "));`,
@@ -172,7 +198,7 @@ Deno.test("binary: with the baked flags, env outside the list, subprocesses and 
       env: { HF_HOME: "/x/hf", AWS_SECRET_ACCESS_KEY: "s", PATH: "/usr/bin:/bin", DENO_DIR: `${dir}/dd` },
     });
     assertEquals(r.code, 0, r.err);
-    assertEquals(r.out.trim(), "env:denied hf:read run:denied write:ok");
+    assertEquals(r.out.trim(), "env:denied hf:read readEnv:HF_HOME run:denied write:ok");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -285,6 +311,42 @@ Deno.test("binary: clean copy runs the subcommands for real under the baked perm
       }
       ok(await runCopy(["recipe", "check", path]), `recipe check ${f}`);
     }
+  }
+});
+
+Deno.test("binary: clean copy trains a tiny model from a recipe and writes its report under the baked permissions", async () => {
+  const names = subcommandsFromHelp((await runCopy(["--help"])).out);
+  if (!names.includes("train") || !names.includes("init")) return;
+  const c = await cleanCopy();
+  const run = (args: string[]) => runCopy(args);
+  const ok = (r: Run, what: string) => {
+    assertEquals(r.code, 0, `${what}: ${r.err}`);
+    noPermissionErrors(r, what);
+  };
+  ok(await run(["init", "--preset", "tiny", `${c.work}/train-model`]), "init");
+  const rows = Array.from({ length: 4 }, (_, i) => JSON.stringify({ problem: `${i}+1=`, answer: String(i + 1) }));
+  await Deno.writeTextFile(`${c.work}/train.jsonl`, rows.join("\n") + "\n");
+  await Deno.writeTextFile(
+    `${c.work}/tiny.yaml`,
+    [
+      `model_name_or_path: ${c.work}/train-model`,
+      `dataset_name: ${c.work}/train.jsonl`,
+      "reward_funcs: [format, tag_count]",
+      "num_generations: 2",
+      "per_device_train_batch_size: 2",
+      "max_completion_length: 3",
+      "max_steps: 1",
+      "output_dir: run-tiny", // relative: lands in the working directory
+      "backend: cpu",
+      "",
+    ].join("\n"),
+  );
+  ok(await run(["train", `${c.work}/tiny.yaml`]), "train");
+  assert(Deno.statSync(`${c.work}/run-tiny/metrics.jsonl`).isFile, "train wrote no metrics.jsonl");
+  if (names.includes("report")) {
+    await Deno.remove(`${c.work}/run-tiny/report.html`).catch(() => {});
+    ok(await run(["report", "run-tiny"]), "report");
+    assert(Deno.statSync(`${c.work}/run-tiny/report.html`).isFile, "report wrote no report.html");
   }
 });
 

@@ -9,6 +9,7 @@ import { assert, assertClose, assertEquals } from "./assert.ts";
 import { type ModelConfig, parseModelConfig } from "../src/model/config.ts";
 import { CausalLM, expectedTensorShapes } from "../src/model/transformer.ts";
 import type { HostTensor } from "../src/model/safetensors.ts";
+import { initBackend } from "../src/backend/mod.ts";
 import { readSafetensorsDir, writeSafetensorsDir } from "../src/model/safetensors.ts";
 
 await tf.setBackend("cpu");
@@ -271,20 +272,48 @@ const SEQ = [3, 17, 42, 5, 60, 8, 8, 21, 33, 1, 0, 59];
 
 // ---------- tests ----------
 
-for (const [label, raw] of Object.entries(CONFIGS)) {
-  Deno.test(`parity with the float64 reference: ${label}`, () => {
-    const cfg = parseModelConfig(raw, label);
-    const w = testWeights(cfg, 7);
-    const model = CausalLM.fromTensors(cfg, w);
-    model.logitsChunkElements = cfg.vocabSize * 5; // several row chunks
-    const got = logProbsOf(model, [SEQ])[0];
-    const want = refLogProbs(raw, w, SEQ);
-    assertClose(got, want, 1e-4, label);
-    // log-probs must be informative, not all equal (guards against a degenerate model)
-    assert(Math.max(...want) - Math.min(...want) > 0.5);
-    model.dispose();
-  });
+function checkParity(label: string, raw: Record<string, unknown>, tol = 1e-4): void {
+  const cfg = parseModelConfig(raw, label);
+  const w = testWeights(cfg, 7);
+  const model = CausalLM.fromTensors(cfg, w);
+  model.logitsChunkElements = cfg.vocabSize * 5; // several row chunks
+  const got = logProbsOf(model, [SEQ])[0];
+  const want = refLogProbs(raw, w, SEQ);
+  assertClose(got, want, tol, `${tf.getBackend()}: ${label}`);
+  // log-probs must be informative, not all equal (guards against a degenerate model)
+  assert(Math.max(...want) - Math.min(...want) > 0.5);
+  model.dispose();
 }
+
+for (const [label, raw] of Object.entries(CONFIGS)) {
+  Deno.test(`parity with the float64 reference: ${label}`, () => checkParity(label, raw));
+}
+
+Deno.test("parity on the backends maxent runs (wasm and cpu with BLAS/fast kernels, via initBackend)", async () => {
+  for (const choice of ["wasm", "cpu"] as const) {
+    try {
+      await initBackend(choice);
+    } catch (e) {
+      console.log(`note: skipping ${choice}: ${(e as Error).message}`);
+      continue;
+    }
+    for (const [label, raw] of Object.entries(CONFIGS)) checkParity(label, raw);
+    checkGradients();
+    // KV-cache decode agrees with the full forward on this backend too
+    const cfg = parseModelConfig(CONFIGS["qwen2 GQA bias tied"], "kv");
+    const model = CausalLM.fromTensors(cfg, testWeights(cfg, 2));
+    const seq = SEQ.slice(0, 8);
+    const full = logProbsOf(model, [seq])[0];
+    const { cache, lastLogits } = model.prefill(ids2d([seq.slice(0, 5)]), tf.ones([1, 5]) as tf.Tensor2D, 3);
+    assertClose(logSoftmaxAt(lastLogits, [seq[5]]), [full[4]], 1e-4);
+    const l2 = model.decodeStep(cache, tf.tensor1d([seq[5]], "int32"));
+    assertClose(logSoftmaxAt(l2, [seq[6]]), [full[5]], 1e-4);
+    tf.dispose([lastLogits, l2]);
+    cache.dispose();
+    model.dispose();
+  }
+  await tf.setBackend("cpu");
+});
 
 Deno.test("parity with BF16 weights written and read back", async () => {
   const raw = CONFIGS["qwen2 GQA bias tied"];
@@ -370,7 +399,9 @@ Deno.test("KV-cache decoding equals the full forward (left-padded prompts, expan
   model.dispose();
 });
 
-Deno.test("gradients of Σ log-probs match finite differences of the float64 reference", () => {
+Deno.test("gradients of Σ log-probs match finite differences of the float64 reference", () => checkGradients());
+
+function checkGradients(): void {
   const label = "qwen2 untied MHA";
   const raw = { ...CONFIGS[label], num_hidden_layers: 1 };
   const cfg = parseModelConfig(raw, label);
@@ -423,8 +454,20 @@ Deno.test("gradients of Σ log-probs match finite differences of the float64 ref
     assertClose(analytic, fd, 2e-3 * Math.max(1, Math.abs(fd)), name);
   }
   tf.dispose([value, ...Object.values(grads)]);
+  // repeated gradient steps leave no tensors behind
+  const ids = ids2d([seq]);
+  const ones = tf.ones([1, seq.length]) as tf.Tensor2D;
+  const step = () => {
+    const r = tf.variableGrads(() => tf.sum(model.tokenLogProbs(ids, ones)) as tf.Scalar);
+    tf.dispose([r.value, ...Object.values(r.grads)]);
+  };
+  step();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 10; i++) step();
+  assertEquals(tf.memory().numTensors, before, "gradient steps leaked tensors");
+  tf.dispose([ids, ones]);
   model.dispose();
-});
+}
 
 Deno.test("no tensor leak across 100 forward calls; frozenCopy shares no variables", () => {
   const cfg = parseModelConfig(CONFIGS["qwen2 GQA bias tied"], "leak");

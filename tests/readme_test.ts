@@ -4,7 +4,7 @@
  * permission table lists the exact flags of scripts/permissions.ts, and every subcommand has an example.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { regenerate, replaceBlock, subcommandDocs } from "../scripts/readme.ts";
+import { firstClause, regenerate, replaceBlock, subcommandDocs } from "../scripts/readme.ts";
 import { RUN_PERMISSIONS } from "../scripts/permissions.ts";
 import { recipeKeyTable } from "../src/recipe/mod.ts";
 
@@ -102,4 +102,14 @@ Deno.test("readme: replaceBlock rejects missing or duplicated markers", () => {
     replaceBlock("a\n<!-- generated:x -->\nold\n<!-- /generated:x -->\nb", "x", "new"),
     "a\n<!-- generated:x -->\n\nnew\n\n<!-- /generated:x -->\nb",
   );
+});
+
+Deno.test("readme: the table summary is a description's first clause, ignoring separators inside brackets", () => {
+  assertEquals(firstClause("Print the target for one group: q = softmax(u)"), "Print the target for one group");
+  assertEquals(
+    firstClause("Work with recipes (see `recipe check`. Or not: x)."),
+    "Work with recipes (see `recipe check`. Or not: x)",
+  );
+  assertEquals(firstClause("one. two"), "one");
+  assertEquals(firstClause("write a dataset\nsecond line: x"), "write a dataset");
 });

@@ -41,7 +41,8 @@ function recipeText(out: string, extra: Record<string, unknown> = {}): string {
     seed: 3,
     ...extra,
   };
-  return Object.entries(base).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n") + "\n";
+  return Object.entries(base).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join("\n") + "\n";
 }
 
 const quiet = { log: () => {}, env: {} };
@@ -51,10 +52,11 @@ async function readJsonl(path: string) {
 }
 
 Deno.test("MaxEnt-GRPO and GRPO each train from a recipe file, writing metrics, checkpoints, model and report", async () => {
-  for (const algorithm of ["maxent-grpo", "grpo"]) {
+  for (const algorithm of ["maxent-grpo", "grpo", "xdr-grpo"]) {
     const out = join(root, `run-${algorithm}`);
     const file = join(root, `${algorithm}.yaml`);
-    await Deno.writeTextFile(file, recipeText(out, { algorithm, log_completions: true }));
+    const extra = algorithm === "xdr-grpo" ? { xdr_tau: 0.05, beta: 0.04 } : {};
+    await Deno.writeTextFile(file, recipeText(out, { algorithm, log_completions: true, ...extra }));
     const r = await runCli(["train", file]);
     assertEquals(r.code, 0, r.err);
     const rows = await readJsonl(join(out, "metrics.jsonl"));
@@ -71,6 +73,21 @@ Deno.test("MaxEnt-GRPO and GRPO each train from a recipe file, writing metrics, 
     const logged = await readJsonl(join(out, "completions.jsonl"));
     assertEquals(logged[0].candidates.length, 4);
   }
+});
+
+Deno.test("xdr-grpo with τ = ∞ trains exactly as GRPO with loss_type dr_grpo (the Dr.GRPO path)", async () => {
+  const common = { max_steps: 2, save_steps: 100, beta: 0, init_kl_coeff: undefined };
+  const xdr = join(root, "xdr-inf"), dr = join(root, "dr-grpo");
+  await train(parseRecipe(recipeText(xdr, { ...common, algorithm: "xdr-grpo" }), "xdr.yaml"), quiet);
+  await train(
+    parseRecipe(
+      recipeText(dr, { ...common, algorithm: "grpo", loss_type: "dr_grpo", scale_rewards: "none" }),
+      "dr.yaml",
+    ),
+    quiet,
+  );
+  const a = await readSafetensorsDir(xdr), b = await readSafetensorsDir(dr);
+  for (const [name, t] of a) assertEquals(Array.from(b.get(name)!.data), Array.from(t.data), name);
 });
 
 Deno.test("a checkpoint reloads and scores identically to the model that wrote it", async () => {

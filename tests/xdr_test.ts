@@ -1,14 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose, assertEquals, assertThrows } from "./assert.ts";
 import { grpoTokenLoss } from "../src/objective/grpo.ts";
-import {
-  drGrpoAdvantages,
-  xdrGroupWeights,
-  xdrTokenLoss,
-  xdrUtilities,
-  xdrWeights,
-} from "../src/objective/xdr.ts";
+import { drGrpoAdvantages, xdrGroupWeights, xdrTokenLoss, xdrUtilities, xdrWeights } from "../src/objective/xdr.ts";
 import { MaxentError } from "../src/errors.ts";
+import { runCli } from "./cli_helpers.ts";
 
 await tf.setBackend("cpu");
 
@@ -210,7 +205,9 @@ Deno.test("xDr loss: gradient w.r.t. log π_θ matches central finite difference
       weights: w,
       withMetrics: false,
     }).loss;
-  const grad = tf.tidy(() => tf.grad((lp: tf.Tensor) => lossOf(lp as tf.Tensor2D))(tf.tensor2d(b.logProbs)).arraySync());
+  const grad = tf.tidy(() =>
+    tf.grad((lp: tf.Tensor) => lossOf(lp as tf.Tensor2D))(tf.tensor2d(b.logProbs)).arraySync()
+  );
   const h = 1e-6;
   for (let i = 0; i < 4; i++) {
     for (let t = 0; t < 5; t++) {
@@ -225,4 +222,47 @@ Deno.test("xDr loss: gradient w.r.t. log π_θ matches central finite difference
   }
   // a padding token gets no gradient
   assertEquals((grad as number[][])[0][4], 0);
+});
+
+Deno.test("maxent weights --algorithm xdr: τ default ∞ (all ones), finite τ, τ = inf, τ = 0, reference tilt", async () => {
+  const base = ["weights", "--algorithm", "xdr", "--advantages", "0.5,-0.5,0.5,-0.5", "--lengths", "4,4,2,8"];
+  const run = async (extra: string[]) => {
+    const r = await runCli([...base, "--t-max", "8", ...extra, "--json"]);
+    assertEquals(r.code, 0, r.err);
+    return JSON.parse(r.out) as { utilities: number[]; weights: number[]; ref_scores: number[] | null; ess: number };
+  };
+  const dflt = await run([]);
+  assertEquals(dflt.utilities, [0.25, -0.25, 0.125, -0.5]);
+  assertEquals(dflt.weights, [1, 1, 1, 1]);
+  assertEquals((await run(["--tau", "inf"])).weights, [1, 1, 1, 1]);
+  assertEquals((await run(["--tau", "0"])).weights, [4, 0, 0, 0]);
+  const e = [0.25, -0.25, 0.125, -0.5].map((u) => Math.exp(u / 0.1));
+  assertClose((await run(["--tau", "0.1"])).weights, e.map((x) => (4 * x) / sum(e)), 1e-12);
+  // tilt: s = ref log-prob sums / lengths = [-1, -2, -1, -2]; τ = 0, λ = 0.5 → softmax(U/0.5 + s)
+  const tilt = await run(["--tau", "0", "--ref-tilt", "0.5", "--ref-logprobs", "-4,-8,-2,-16"]);
+  assertEquals(tilt.ref_scores, [-1, -2, -1, -2]);
+  const z = [0.25, -0.25, 0.125, -0.5].map((u, i) => Math.exp(u / 0.5 + [-1, -2, -1, -2][i]));
+  assertClose(tilt.weights, z.map((x) => (4 * x) / sum(z)), 1e-12);
+  const table = await runCli([...base, "--t-max", "8", "--tau", "0.1"]);
+  assertEquals(table.code, 0, table.err);
+  assert(table.out.includes("xDr.GRPO weights for K = 4") && table.out.includes("Σw = 4.000000"), table.out);
+  for (
+    const [extra, flag] of [
+      [["--t-max", "0"], "--t-max"],
+      [[], "--t-max"],
+      [["--t-max", "8", "--tau", "-1"], "--tau"],
+      [["--t-max", "8", "--tau", "0.1", "--ref-tilt", "1"], "--ref-logprobs"],
+      [["--t-max", "8", "--lengths", "4,4"], "--lengths"],
+    ] as const
+  ) {
+    const r = await runCli([...base, ...extra]);
+    assertEquals(r.code, 2, `${extra.join(" ")}: ${r.err}`);
+    assert(r.err.includes(flag), r.err);
+  }
+  const noAdv = await runCli(["weights", "--algorithm", "xdr", "--lengths", "1,2", "--t-max", "4"]);
+  assertEquals(noAdv.code, 2);
+  assert(noAdv.err.includes("--advantages"), noAdv.err);
+  const badAlg = await runCli(["weights", "--algorithm", "ppo", "--utilities", "1,0"]);
+  assertEquals(badAlg.code, 2);
+  assert(badAlg.err.includes("--algorithm"), badAlg.err);
 });

@@ -15,6 +15,12 @@ export interface Access {
     shape: number[],
     inputs: tf.TensorInfo[],
   ): { info: tf.TensorInfo; views: () => Float32Array[] };
+  /** Like `output` for several float32 outputs: `views()` gives (...inputs, ...outputs). */
+  outputs(
+    backend: unknown,
+    shapes: number[][],
+    inputs: tf.TensorInfo[],
+  ): { infos: tf.TensorInfo[]; views: () => Float32Array[] };
   /** A new tensor info that shares `x`'s data (read-only sharing, like reshape). */
   share(backend: unknown, x: tf.TensorInfo, shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
@@ -28,6 +34,15 @@ export const wasmAccess: Access = {
     return {
       info,
       views: () => [...inputs.map((t) => be.typedArrayFromHeap(t) as Float32Array), be.typedArrayFromHeap(info)],
+    };
+  },
+  outputs(backend, shapes, inputs) {
+    // deno-lint-ignore no-explicit-any
+    const be = backend as any;
+    const infos = shapes.map((s) => be.makeOutput(s, "float32") as tf.TensorInfo);
+    return {
+      infos,
+      views: () => [...inputs, ...infos].map((t) => be.typedArrayFromHeap(t) as Float32Array),
     };
   },
   share(backend, x, shape, dtype) {
@@ -44,6 +59,13 @@ export const cpuAccess: Access = {
     const out = new Float32Array(tf.util.sizeFromShape(shape));
     const info = be.makeTensorInfo(shape, "float32", out) as tf.TensorInfo;
     return { info, views: () => [...inputs.map((t) => be.data.get(t.dataId).values as Float32Array), out] };
+  },
+  outputs(backend, shapes, inputs) {
+    // deno-lint-ignore no-explicit-any
+    const be = backend as any;
+    const outs = shapes.map((s) => new Float32Array(tf.util.sizeFromShape(s)));
+    const infos = shapes.map((s, i) => be.makeTensorInfo(s, "float32", outs[i]) as tf.TensorInfo);
+    return { infos, views: () => [...inputs.map((t) => be.data.get(t.dataId).values as Float32Array), ...outs] };
   },
   share(backend, x, shape, dtype) {
     (backend as { incRef(id: unknown): void }).incRef(x.dataId);

@@ -67,6 +67,8 @@ function registerSum(backendName: "wasm" | "cpu", access: Access): KernelSwap {
     const outer = tf.util.sizeFromShape(shape.slice(0, first));
     const r = axes.length ? tf.util.sizeFromShape(shape.slice(first, last + 1)) : 1;
     const inner = tf.util.sizeFromShape(shape.slice(last + 1));
+    // wasm's own kernel is as fast for innermost-axis sums; it loses where it must transpose first (inner > 1).
+    if (backendName === "wasm" && inner === 1) return stock(args);
     const outShape = keepDims
       ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
       : shape.filter((_, i) => !axes.includes(i));

@@ -9,6 +9,8 @@ import { loadBlas } from "./blas.ts";
 import { registerBlasMatMul } from "./matmul.ts";
 import { registerFastKernels } from "./fast_kernels.ts";
 import { registerWasmUnsortedSegmentSum } from "./segment_sum.ts";
+import { registerAdamW } from "./adamw.ts";
+import { registerBroadcastMatMulGradient } from "./matmul_grad.ts";
 import type { KernelSwap } from "./registry.ts";
 
 /** What the user may ask for (`--backend`, recipe key `backend`). */
@@ -56,6 +58,7 @@ let swaps: KernelSwap[] = [];
 export async function initBackend(choice: BackendChoice = "auto", opts: InitBackendOptions = {}): Promise<BackendInfo> {
   const log = opts.log ?? (() => {});
   silenceNodeBanner();
+  registerBroadcastMatMulGradient();
   let info: BackendInfo;
   if (choice === "auto") info = await initAuto(opts, log);
   else if (choice === "tensorflow") info = await initTensorflow();
@@ -77,10 +80,14 @@ async function initAuto(opts: InitBackendOptions, log: (line: string) => void): 
       skipped.push(`tensorflow: ${(e as Error).message}`);
     }
   } else skipped.push("tensorflow: tfjs-node not installed");
-  try {
-    return done(await initWebgpu(true), "a hardware WebGPU adapter is present");
-  } catch (e) {
-    skipped.push(`webgpu: ${(e as Error).message}`);
+  if (Deno.build.os === "linux" && !gpuDeviceNodePresent()) {
+    skipped.push("webgpu: no GPU device node (/dev/nvidia0 or /dev/dri/renderD*)");
+  } else {
+    try {
+      return done(await initWebgpu(true), "a hardware WebGPU adapter is present");
+    } catch (e) {
+      skipped.push(`webgpu: ${(e as Error).message}`);
+    }
   }
   const need = opts.modelBytes ?? 0;
   if (need > WASM_HEAP_USABLE * WASM_HEAP_LIMIT_BYTES) {
@@ -127,6 +134,7 @@ async function activate(name: string): Promise<void> {
 /** Registers the BLAS matmuls and the fast kernels for wasm or cpu; reports what happened. */
 function accelerate(name: "wasm" | "cpu"): { blas: boolean; note: string } {
   swaps.push(...registerFastKernels(name));
+  registerAdamW(name);
   const { blas, reason } = loadBlas();
   if (!blas) return { blas: false, note: `no BLAS: ${reason}` };
   swaps.push(...registerBlasMatMul(blas, name));
@@ -193,6 +201,18 @@ async function initWebgpu(requireHardware: boolean): Promise<BackendInfo> {
   return { name: "webgpu", blas: false, detail: `webgpu on ${desc}${software ? " (software)" : ""}` };
 }
 
+/**
+ * A hardware adapter on Linux needs a GPU device node (NVIDIA's /dev/nvidia0 or a DRM render node); without one the
+ * adapter query could only find a software rasteriser, and loading the Vulkan drivers costs time for nothing.
+ */
+function gpuDeviceNodePresent(): boolean {
+  if (exists("/dev/nvidia0")) return true;
+  try {
+    for (const e of Deno.readDirSync("/dev/dri")) if (e.name.startsWith("renderD")) return true;
+  } catch { /* no DRM */ }
+  return false;
+}
+
 /** Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid" without one: point it at a private (mode 700) dir. */
 function ensureXdgRuntimeDir(): void {
   try {
@@ -200,6 +220,11 @@ function ensureXdgRuntimeDir(): void {
     const dir = Deno.makeTempDirSync({ prefix: "maxent-xdg-" });
     Deno.chmodSync(dir, 0o700);
     Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
   } catch { /* no --allow-env/--allow-write: the driver only prints a warning */ }
 }
 

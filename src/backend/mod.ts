@@ -1,6 +1,7 @@
 /**
  * Backend selection for maxent: {@link initBackend} picks and initialises the tfjs backend (tensorflow, webgpu, wasm,
- * cpu) and, on wasm and cpu, registers OpenBLAS matmul kernels and fast kernels for the hot ops.
+ * cpu) and, on wasm and cpu, registers OpenBLAS matmul kernels and fast kernels for the hot ops; {@link adamWUpdate}
+ * is a fused AdamW step (one pass instead of a dozen elementwise ops) for optimizers.
  *
  * @example
  * ```ts
@@ -12,3 +13,4 @@
  */
 export { type BackendChoice, type BackendInfo, initBackend, type InitBackendOptions } from "./init.ts";
 export { type Blas, loadBlas } from "./blas.ts";
+export { type AdamWStep, adamWUpdate } from "./adamw.ts";

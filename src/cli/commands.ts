@@ -23,6 +23,8 @@ import { weightsCommand } from "./weights.ts";
 import { dataCommand } from "./data.ts";
 import { downloadCommand } from "./download.ts";
 import { uploadCommand } from "./upload.ts";
+import { sftCommand } from "./sft.ts";
+import { evalCommand } from "./eval.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyCommand = Command<any, any, any>;
@@ -30,6 +32,8 @@ type AnyCommand = Command<any, any, any>;
 /** Each entry builds one subcommand. */
 export const commands: Array<(ctx: CliContext) => AnyCommand> = [
   trainCommand,
+  sftCommand,
+  evalCommand,
   initCommand,
   scoreCommand,
   sampleCommand,

@@ -2,6 +2,7 @@
  * `maxent download REPO_ID`: fetches a Hub repo (or the files matching --include) into the Hugging Face cache and
  * prints the local snapshot path.
  */
+import { readEnv } from "../env.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { downloadRepo } from "../hub/download.ts";
@@ -25,7 +26,7 @@ export function downloadCommand(ctx: CliContext) {
     .option("--include <glob>", "only files matching this glob (repeatable), e.g. --include '*.json'", collect)
     .option("--token <token>", "Hugging Face access token (default: $HF_TOKEN); never printed")
     .action(async (repoId, opts) => {
-      const hub = hubOptionsFromEnv(Deno.env.toObject(), {
+      const hub = hubOptionsFromEnv(readEnv(), {
         token: opts.token,
         progress: ctx.isTerminal,
         log: ctx.isTerminal ? (line) => ctx.err(line) : undefined,

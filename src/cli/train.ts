@@ -3,6 +3,7 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { loadRecipe } from "../recipe/mod.ts";
 import type { Backend } from "../recipe/mod.ts";
 import { train } from "../train/trainer.ts";
+import { resolveRecipeArg } from "../train/demo_recipe.ts";
 import type { CliContext } from "./context.ts";
 import { parsePositiveInt } from "./parse.ts";
 
@@ -10,7 +11,7 @@ import { parsePositiveInt } from "./parse.ts";
 export function trainCommand(ctx: CliContext) {
   return new Command("train")
     .description("train a model with MaxEnt-GRPO or GRPO from a YAML recipe")
-    .argument("<recipe>", "recipe file (YAML, open-r1/TRL keys)")
+    .argument("<recipe>", "recipe file (YAML, open-r1/TRL keys), or `demo` for the built-in CPU demo recipe")
     .option("--set <key=value...>", "override recipe keys (the value is YAML), e.g. --set max_steps=10")
     .addOption(
       new Option("--backend <name>", "tfjs backend (overrides the recipe)").choices([
@@ -24,7 +25,7 @@ export function trainCommand(ctx: CliContext) {
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN)")
     .option("--stop-after <steps>", "stop after this many steps (resume later)", parsePositiveInt("--stop-after"))
     .action(async (recipePath, opts) => {
-      const loaded = await loadRecipe(recipePath, { overrides: opts.set });
+      const loaded = await loadRecipe(resolveRecipeArg(recipePath), { overrides: opts.set });
       const result = await train(loaded, {
         log: (l) => ctx.err(l),
         isTerminal: ctx.isTerminal,

@@ -2,6 +2,7 @@
  * `maxent upload DIR REPO_ID`: pushes a local folder to a Hub repo in one commit, creating the repo and the branch
  * when missing.
  */
+import { readEnv } from "../env.ts";
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { uploadFolder } from "../hub/upload.ts";
@@ -18,7 +19,7 @@ export function uploadCommand(ctx: CliContext) {
     .option("--message <m>", "commit message")
     .option("--token <token>", "Hugging Face access token with write access (default: $HF_TOKEN); never printed")
     .action(async (dir, repoId, opts) => {
-      const hub = hubOptionsFromEnv(Deno.env.toObject(), {
+      const hub = hubOptionsFromEnv(readEnv(), {
         token: opts.token,
         progress: ctx.isTerminal,
         log: ctx.isTerminal ? (line) => ctx.err(line) : undefined,

@@ -8,6 +8,7 @@ import { maxentGroup } from "../objective/maxent.ts";
 import { MAXENT_DEFAULTS } from "../recipe/schema.ts";
 import type { CliContext } from "./context.ts";
 import { parseNumber, parseNumberList } from "./parse.ts";
+import { parseTau, xdrWeightsAction } from "./weights_xdr.ts";
 
 /** Builds the `weights` subcommand. */
 export function weightsCommand(ctx: CliContext) {
@@ -16,7 +17,7 @@ export function weightsCommand(ctx: CliContext) {
       "Print the MaxEnt-GRPO target for one group: q = softmax(u/T_q) with an ε floor, π_ref over the group, the " +
         "weights w ∝ q^{1/(τ+β)}·π_ref^{β/(τ+β)}, their entropy and effective sample size.",
     )
-    .requiredOption(
+    .option(
       "--utilities <list>",
       "utilities u_i of the K candidates, e.g. 1,0,0,1",
       parseNumberList("--utilities"),
@@ -27,7 +28,7 @@ export function weightsCommand(ctx: CliContext) {
       parseNumberList("--ref-logprobs"),
     )
     .option("--lengths <list>", "completion token counts, for length normalisation", parseNumberList("--lengths"))
-    .option("--tau <number>", "τ, entropy weight (maxent_tau)", parseNumber("--tau"), MAXENT_DEFAULTS.maxent_tau)
+    .option("--tau <number>", "τ, entropy weight (maxent_tau)", parseTau("--tau"), MAXENT_DEFAULTS.maxent_tau)
     .option("--beta <number>", "β, reverse-KL weight to π_ref (init_kl_coeff)", parseNumber("--beta"), 0)
     .option(
       "--q-temperature <number>",
@@ -47,7 +48,25 @@ export function weightsCommand(ctx: CliContext) {
     )
     .option("--no-length-normalize-ref", "use --ref-logprobs as given")
     .option("--json", "print one JSON object {q, ref, weights, entropy, ess}")
-    .action((opts) => {
+    .option(
+      "--algorithm <name>",
+      "maxent (default), or xdr: xDr.GRPO weights K·softmax(U/τ), U = A·T/T_max, from --advantages, --lengths, " +
+        "--t-max [--tau (default inf = Dr.GRPO), --ref-tilt, --ref-logprobs]",
+    )
+    .option("--advantages <list>", "xdr: Dr.GRPO advantages A_i of the K candidates", parseNumberList("--advantages"))
+    .option("--t-max <number>", "xdr: T_max (max_completion_length)", parseNumber("--t-max"))
+    .option("--ref-tilt <number>", "xdr: λ, reference tilt (xdr_ref_tilt; default 0)", parseNumber("--ref-tilt"))
+    .action((opts, cmd) => {
+      if (opts.algorithm === "xdr") {
+        const tau = cmd.getOptionValueSource("tau") === "default" ? undefined : opts.tau;
+        return xdrWeightsAction(ctx, { ...opts, tau });
+      }
+      if (opts.algorithm !== undefined && opts.algorithm !== "maxent") {
+        throw new UsageError(`--algorithm must be maxent or xdr, got "${opts.algorithm}"`);
+      }
+      if (opts.utilities === undefined) {
+        throw new UsageError("--utilities <list> is required: the utilities u_i of the K candidates, e.g. 1,0,0,1");
+      }
       const k = opts.utilities.length;
       const ref = opts.refLogprobs;
       if (ref !== undefined && ref.length !== k) {

@@ -100,5 +100,7 @@ export function xdrWeightsAction(ctx: CliContext, f: XdrWeightsFlags): void {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) => "  " + cells.map((x, c) => x.padStart(widths[c])).join("  ");
   for (const l of [line(header), ...rows.map(line)]) ctx.out(l);
-  ctx.out(`Σw = ${total.toFixed(6)}; entropy of w/Σw = ${entropy.toFixed(6)} nats; ESS = ${ess.toFixed(6)} of K = ${k}`);
+  ctx.out(
+    `Σw = ${total.toFixed(6)}; entropy of w/Σw = ${entropy.toFixed(6)} nats; ESS = ${ess.toFixed(6)} of K = ${k}`,
+  );
 }

@@ -3,6 +3,7 @@
  * offline mode), read from the same environment variables as Python's `huggingface_hub`, plus the retrying `fetch`
  * and the error translation that turns Hub HTTP failures into messages saying what to do (never echoing the token).
  */
+import { readEnv } from "../env.ts";
 import { HubApiError } from "@huggingface/hub";
 import { join } from "node:path";
 import { MaxentError } from "../errors.ts";
@@ -61,11 +62,11 @@ export function expandHome(p: string): string {
  *
  * @example
  * ```ts
- * const opts = hubOptionsFromEnv(Deno.env.toObject(), { token: flags.token });
+ * const opts = hubOptionsFromEnv(readEnv(), { token: flags.token });
  * ```
  */
 export function hubOptionsFromEnv(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
+  env: Record<string, string | undefined> = readEnv(),
   overrides: Partial<HubOptions> = {},
 ): HubOptions {
   const base: HubOptions = {
@@ -109,11 +110,7 @@ export function resolveHubOptions(opts: HubOptions = {}): ResolvedHubOptions {
 }
 
 function safeEnv(): Record<string, string | undefined> {
-  try {
-    return Deno.env.toObject();
-  } catch {
-    return {};
-  }
+  return readEnv();
 }
 
 function safeIsTerminal(): boolean {

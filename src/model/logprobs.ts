@@ -54,62 +54,64 @@ export function targetLogProbs(
   const [N, H] = h.shape;
   const V = w.shape[0];
   const chunks = rowChunks(N, V, chunkElements);
-  const fn = tf.customGrad(((hIn: tf.Tensor2D, wIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    const lseParts: tf.Tensor1D[] = [];
-    const parts: tf.Tensor1D[] = [];
-    for (const [r0, r1] of chunks) {
-      const [part, lsePart] = tf.tidy(() => {
-        const hc = tf.slice(hIn, [r0, 0], [r1 - r0, H]);
-        const tc = tf.slice(targets, [r0], [r1 - r0]);
-        // logits block [R, V]; the target logit is recomputed as a dot product so no one-hot block is needed.
-        const lse = logSumExpRows(tf.matMul(hc, wIn, false, true));
-        const tgt = tf.sum(tf.mul(hc, tf.gather(wIn, tc)), 1);
-        return [tf.sub(tgt, lse) as tf.Tensor1D, lse];
-      });
-      parts.push(part);
-      lseParts.push(lsePart);
-    }
-    const value = concatOwned(parts);
-    const lseAll = concatOwned(lseParts);
-    save([hIn, wIn, lseAll]);
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
-        const [hS, wS, lseS] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-        // d logp_r / d logits_r = onehot(target_r) − softmax(logits_r). The softmax part is done per chunk with the
-        // saved logsumexp (p = exp(logits − lse)); the one-hot part is a gather (dh) and a scatter-add (dw) at the end.
-        let dw: tf.Tensor2D | null = null;
-        const dhParts: tf.Tensor2D[] = [];
-        for (const [r0, r1] of chunks) {
-          const [dhc, dwNext] = tf.tidy(() => {
-            const R = r1 - r0;
-            const hc = tf.slice(hS, [r0, 0], [R, H]);
-            const negDy = tf.reshape(tf.neg(tf.slice(dy, [r0], [R])), [R, 1]);
-            const lse = tf.reshape(tf.slice(lseS, [r0], [R]), [R, 1]);
-            // at most two [R, V] blocks alive at once: each is freed as soon as the next is made
-            const logits = tf.matMul(hc, wS, false, true);
-            const shifted = tf.sub(logits, lse);
-            logits.dispose();
-            const probs = tf.exp(shifted);
-            shifted.dispose();
-            const dlogits = tf.mul(probs, negDy) as tf.Tensor2D;
-            probs.dispose();
-            const dwc = tf.matMul(dlogits, hc, true, false);
-            return [tf.matMul(dlogits, wS), dw === null ? dwc : tf.add(dw, dwc)] as [tf.Tensor2D, tf.Tensor2D];
-          });
-          dw?.dispose();
-          dw = dwNext;
-          dhParts.push(dhc);
-        }
-        return tf.tidy(() => {
-          const dy2 = tf.reshape(dy, [N, 1]);
-          const dh = tf.add(concatOwned(dhParts), tf.mul(tf.gather(wS, targets), dy2));
-          const dwOut = tf.add(dw!, tf.unsortedSegmentSum(tf.mul(hS, dy2), targets, V));
-          return [dh, dwOut];
+  const fn = tf.customGrad(
+    ((hIn: tf.Tensor2D, wIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      const lseParts: tf.Tensor1D[] = [];
+      const parts: tf.Tensor1D[] = [];
+      for (const [r0, r1] of chunks) {
+        const [part, lsePart] = tf.tidy(() => {
+          const hc = tf.slice(hIn, [r0, 0], [r1 - r0, H]);
+          const tc = tf.slice(targets, [r0], [r1 - r0]);
+          // logits block [R, V]; the target logit is recomputed as a dot product so no one-hot block is needed.
+          const lse = logSumExpRows(tf.matMul(hc, wIn, false, true));
+          const tgt = tf.sum(tf.mul(hc, tf.gather(wIn, tc)), 1);
+          return [tf.sub(tgt, lse) as tf.Tensor1D, lse];
         });
-      },
-    };
-    // deno-lint-ignore no-explicit-any
-  }) as any);
+        parts.push(part);
+        lseParts.push(lsePart);
+      }
+      const value = concatOwned(parts);
+      const lseAll = concatOwned(lseParts);
+      save([hIn, wIn, lseAll]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
+          const [hS, wS, lseS] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+          // d logp_r / d logits_r = onehot(target_r) − softmax(logits_r). The softmax part is done per chunk with the
+          // saved logsumexp (p = exp(logits − lse)); the one-hot part is a gather (dh) and a scatter-add (dw) at the end.
+          let dw: tf.Tensor2D | null = null;
+          const dhParts: tf.Tensor2D[] = [];
+          for (const [r0, r1] of chunks) {
+            const [dhc, dwNext] = tf.tidy(() => {
+              const R = r1 - r0;
+              const hc = tf.slice(hS, [r0, 0], [R, H]);
+              const negDy = tf.reshape(tf.neg(tf.slice(dy, [r0], [R])), [R, 1]);
+              const lse = tf.reshape(tf.slice(lseS, [r0], [R]), [R, 1]);
+              // at most two [R, V] blocks alive at once: each is freed as soon as the next is made
+              const logits = tf.matMul(hc, wS, false, true);
+              const shifted = tf.sub(logits, lse);
+              logits.dispose();
+              const probs = tf.exp(shifted);
+              shifted.dispose();
+              const dlogits = tf.mul(probs, negDy) as tf.Tensor2D;
+              probs.dispose();
+              const dwc = tf.matMul(dlogits, hc, true, false);
+              return [tf.matMul(dlogits, wS), dw === null ? dwc : tf.add(dw, dwc)] as [tf.Tensor2D, tf.Tensor2D];
+            });
+            dw?.dispose();
+            dw = dwNext;
+            dhParts.push(dhc);
+          }
+          return tf.tidy(() => {
+            const dy2 = tf.reshape(dy, [N, 1]);
+            const dh = tf.add(concatOwned(dhParts), tf.mul(tf.gather(wS, targets), dy2));
+            const dwOut = tf.add(dw!, tf.unsortedSegmentSum(tf.mul(hS, dy2), targets, V));
+            return [dh, dwOut];
+          });
+        },
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+  );
   return fn(h, w) as tf.Tensor1D;
 }

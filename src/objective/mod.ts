@@ -28,10 +28,10 @@ export {
 } from "./grpo.ts";
 export {
   drGrpoAdvantages,
-  type XdrLossInputs,
   xdrGroupWeights,
+  type XdrLossInputs,
   xdrTokenLoss,
   xdrUtilities,
-  xdrWeights,
   type XdrWeightOptions,
+  xdrWeights,
 } from "./xdr.ts";

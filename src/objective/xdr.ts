@@ -173,7 +173,8 @@ export function xdrWeights(
   const u = xdrUtilities(advantages, lengths, tMax);
   const out: number[] = [];
   for (let g = 0; g < u.length; g += groupSize) {
-    const slice = <T>(xs: ArrayLike<T> | undefined) => xs === undefined ? undefined : Array.from(xs).slice(g, g + groupSize);
+    const slice = <T>(xs: ArrayLike<T> | undefined) =>
+      xs === undefined ? undefined : Array.from(xs).slice(g, g + groupSize);
     out.push(
       ...xdrGroupWeights(u.slice(g, g + groupSize), {
         tau: opts.tau,
@@ -218,9 +219,7 @@ export function xdrTokenLoss(inputs: XdrLossInputs): { loss: tf.Scalar; metrics:
       throw new MaxentError(`weights[${i}] is ${weights[i]}; xDr.GRPO weights must be finite and ≥ 0`);
     }
   }
-  const adv = inputs.advantages instanceof tf.Tensor
-    ? inputs.advantages.dataSync()
-    : Array.from(inputs.advantages);
+  const adv = inputs.advantages instanceof tf.Tensor ? inputs.advantages.dataSync() : Array.from(inputs.advantages);
   if (adv.length !== n) throw new MaxentError(`advantages has ${adv.length} entries but the batch has ${n} candidates`);
   const weighted = Array.from(adv, (a, i) => weights[i] * a);
   const { loss } = grpoTokenLoss({ ...base, advantages: weighted, withMetrics: false });

@@ -6,8 +6,8 @@
  */
 export {
   type Algorithm,
-  type Backend,
   ALGORITHMS,
+  type Backend,
   BACKENDS,
   generationTemperature,
   generationTopP,

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { type DatasetMixture, DatasetMixtureSchema } from "../data/mixture.ts";
 
 /** Training algorithms maxent implements; a new one is one more entry here plus its objective. */
-export const ALGORITHMS = ["maxent-grpo", "grpo"] as const;
+export const ALGORITHMS = ["maxent-grpo", "grpo", "xdr-grpo"] as const;
 /** A training algorithm name, e.g. `"maxent-grpo"`. */
 export type Algorithm = (typeof ALGORITHMS)[number];
 
@@ -196,6 +196,8 @@ export interface Recipe {
   maxent_length_normalize_ref: boolean;
   init_kl_coeff?: number;
   beta?: number;
+  xdr_tau?: number;
+  xdr_ref_tilt: number;
   loss_type: LossType;
   epsilon: number;
   epsilon_high?: number;
@@ -228,7 +230,8 @@ export interface Recipe {
 const RecipeFields = z.strictObject({
   // ── what to run ────────────────────────────────────────────────────────────────────────────────────────────────
   algorithm: z.enum(ALGORITHMS).default("maxent-grpo").describe(
-    "Training algorithm: `maxent-grpo` (weighted MLE towards the MaxEnt target) or `grpo` (TRL's clipped surrogate).",
+    "Training algorithm: `maxent-grpo` (weighted MLE towards the MaxEnt target), `grpo` (TRL's clipped surrogate) " +
+      "or `xdr-grpo` (Dr.GRPO with group weights K·softmax(U/τ)).",
   ),
   backend: z.enum(BACKENDS).default("auto").describe(
     "tfjs backend: `auto` (the fastest that initialises), `tensorflow` (tfjs-node), `webgpu`, `wasm` or `cpu`.",
@@ -264,7 +267,7 @@ const RecipeFields = z.strictObject({
   max_completion_length: posInt().default(256).describe("Most tokens generated per completion (incl. EOS)."),
   num_generations: posInt().default(8).describe("K: completions sampled per prompt (the group size)."),
   per_device_train_batch_size: posInt().default(8).describe(
-    "Completions per micro-batch (TRL counts completions, not prompts: a multiple of `num_generations` is simplest).",
+    "Prompts per micro-batch; each brings `num_generations` completions (TRL counts completions instead).",
   ),
   per_device_eval_batch_size: posInt().default(8).describe("Completions per evaluation batch."),
   gradient_accumulation_steps: posInt().default(1).describe("Micro-batches accumulated per optimiser step."),
@@ -332,6 +335,14 @@ const RecipeFields = z.strictObject({
   ),
   beta: num().min(0).optional().describe(
     "KL coefficient. GRPO: unset means TRL's 0.04. MaxEnt-GRPO: used as β only if set and `init_kl_coeff` is not.",
+  ),
+
+  // ── xDr.GRPO ──────────────────────────────────────────────────────────────────────────────────────────────────
+  xdr_tau: z.union([num().min(0), z.literal(Infinity)]).optional().describe(
+    "xDr.GRPO temperature τ of the group weights K·softmax(U/τ); unset or `.inf`: exactly Dr.GRPO. Paper: 0.001–0.05.",
+  ),
+  xdr_ref_tilt: num().min(0).default(0).describe(
+    "xDr.GRPO reference tilt λ: weights K·softmax(U/(τ+λ) + (λ/(τ+λ))·s) with s the length-normalised ref log-prob.",
   ),
 
   // ── GRPO ──────────────────────────────────────────────────────────────────────────────────────────────────────

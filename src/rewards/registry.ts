@@ -13,6 +13,7 @@ import { format, tagCount } from "./format.ts";
 import { lengthReward, softOverlongPunishment } from "./length.ts";
 import { pureAccuracyMath } from "./pure_accuracy_math.ts";
 import { remoteReward } from "./remote.ts";
+import { taskRewards } from "../tasks/dataset.ts";
 import {
   type RewardContext,
   type RewardFunction,
@@ -41,6 +42,8 @@ export const builtinRewards: Record<string, RewardFunction> = {
   tag_count: tagCount,
   length: lengthReward,
   soft_overlong_punishment: softOverlongPunishment(),
+  // the multi-answer tasks of `maxent data` (countdown, graph_colouring)
+  ...taskRewards,
 };
 
 /** The `reward_funcs` name that refers to the recipe's `reward_url`. */

@@ -5,8 +5,22 @@
 import { join } from "node:path";
 import { MaxentError } from "../errors.ts";
 import type { RewardFunction } from "../rewards/types.ts";
-import { countdownAnswerMode, countdownReward, generateCountdown } from "./countdown.ts";
-import { colouringAnswerMode, generateColouring, graphColouringReward } from "./graph_colouring.ts";
+import {
+  countdownAnswerMode,
+  countdownModes,
+  countdownProblemOf,
+  countdownReward,
+  generateCountdown,
+  parseCountdownPrompt,
+} from "./countdown.ts";
+import {
+  colouringAnswerMode,
+  colouringModes,
+  colouringProblemOf,
+  generateColouring,
+  graphColouringReward,
+  parseColouringPrompt,
+} from "./graph_colouring.ts";
 import type { SplitOptions, TaskRow, TaskSplits } from "./types.ts";
 
 /** The task names `maxent data` accepts (`graph-coloring` is accepted as a spelling of `graph-colouring`). */
@@ -35,21 +49,40 @@ export const taskRewards: Record<string, RewardFunction> = {
   graph_colouring: graphColouringReward,
 };
 
+/** Which task a dataset row belongs to: its `task` column, else recognised from its prompt text. */
+export function taskOfRow(row: Record<string, unknown>): "countdown" | "graph_colouring" {
+  if (row.task === "countdown" || row.task === "graph_colouring") return row.task;
+  const prompt = String(row.prompt ?? "");
+  if (parseCountdownPrompt(prompt)) return "countdown";
+  if (parseColouringPrompt(prompt)) return "graph_colouring";
+  throw new MaxentError(
+    "row is neither a countdown nor a graph_colouring problem: it has no `task` column and its `prompt` is not a " +
+      "task prompt (generate the data with `maxent data`)",
+  );
+}
+
 /**
- * The answer mode of a completion for a dataset row of either task (by its `task` column): the canonical mode when
- * the completion is correct, else null. This is what evaluation feeds to `promptMetrics` as `sampleModes`.
+ * The answer mode of a completion for a dataset row of either task: the canonical mode when the completion is
+ * correct, else null. This is what evaluation feeds to `promptMetrics` as `sampleModes`. The row needs the problem
+ * columns (numbers/target, edges/partial) or at least the `prompt` column (problems are read back from the prompt).
  */
 export function answerModeOf(completion: string, row: Record<string, unknown>): string | null {
-  if (row.task === "countdown") {
-    return countdownAnswerMode(completion, { numbers: row.numbers as number[], target: row.target as number });
-  }
-  if (row.task === "graph_colouring") {
-    return colouringAnswerMode(completion, {
-      edges: row.edges as [number, number][],
-      partial: row.partial as string,
-    });
-  }
-  throw new MaxentError(`row has task "${String(row.task)}"; expected countdown or graph_colouring`);
+  const input = { completion, prompt: String(row.prompt ?? ""), row };
+  return taskOfRow(row) === "countdown"
+    ? countdownAnswerMode(completion, countdownProblemOf(input))
+    : colouringAnswerMode(completion, colouringProblemOf(input));
+}
+
+/**
+ * Every valid answer mode of a row's problem: its `modes` column, else enumerated from the problem (so a row read
+ * with only the prompt column still gives `numModes` for coverage).
+ */
+export function modesOf(row: Record<string, unknown>): string[] {
+  if (Array.isArray(row.modes) && row.modes.every((m) => typeof m === "string")) return row.modes as string[];
+  const input = { completion: "", prompt: String(row.prompt ?? ""), row };
+  return taskOfRow(row) === "countdown"
+    ? countdownModes(countdownProblemOf(input))
+    : colouringModes(colouringProblemOf(input));
 }
 
 async function writeAtomically(path: string, text: string): Promise<void> {

@@ -20,6 +20,7 @@ export {
   countdownModes,
   countdownPool,
   type CountdownProblem,
+  countdownProblemOf,
   countdownPrompt,
   countdownReward,
   countdownValueModes,
@@ -27,16 +28,28 @@ export {
   formatCountdown,
   generateCountdown,
   parseCountdown,
+  parseCountdownPrompt,
   scoreCountdown,
 } from "./countdown.ts";
 export {
   colouringAnswerMode,
   colouringModes,
   type ColouringProblem,
+  colouringProblemOf,
   colouringPrompt,
   generateColouring,
   graphColouringReward,
   isProperColouring,
+  parseColouringPrompt,
   scoreColouring,
 } from "./graph_colouring.ts";
-export { answerModeOf, generateTask, TASK_NAMES, type TaskName, taskRewards, writeTaskSplits } from "./dataset.ts";
+export {
+  answerModeOf,
+  generateTask,
+  modesOf,
+  TASK_NAMES,
+  type TaskName,
+  taskOfRow,
+  taskRewards,
+  writeTaskSplits,
+} from "./dataset.ts";

@@ -67,6 +67,10 @@ export function stepMetrics(m: StepMetricsInput): Record<string, number> {
     out["maxent/weight_entropy"] = mean(m.stats.flatMap((s) => s.weightEntropy));
     out["maxent/ess"] = mean(m.stats.flatMap((s) => s.ess));
   } else {
+    if (m.algorithm === "xdr-grpo" && m.stats.some((s) => s.ess.length)) {
+      out["xdr/weight_entropy"] = mean(m.stats.flatMap((s) => s.weightEntropy));
+      out["xdr/ess"] = mean(m.stats.flatMap((s) => s.ess));
+    }
     const clip = m.stats.filter((s) => s.clip).map((s) => s.clip!);
     out["clip_ratio/low_mean"] = mean(clip.map((c) => c.low));
     out["clip_ratio/high_mean"] = mean(clip.map((c) => c.high));

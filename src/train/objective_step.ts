@@ -5,7 +5,16 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/transformer.ts";
-import { groupAdvantages, grpoTokenLoss, maxentGroup, weightedNllLoss } from "../objective/mod.ts";
+import {
+  drGrpoAdvantages,
+  groupAdvantages,
+  grpoTokenLoss,
+  maxentGroup,
+  referenceScores,
+  weightedNllLoss,
+  xdrTokenLoss,
+  xdrWeights,
+} from "../objective/mod.ts";
 import type { GrpoLossType, ScaleRewards } from "../objective/mod.ts";
 import { maskedRowSums, packBatch } from "./batch.ts";
 import type { RolloutGroup } from "./rollout.ts";
@@ -28,6 +37,17 @@ export type ObjectiveSettings =
     lossType: GrpoLossType;
     scaleRewards: ScaleRewards;
     maxCompletionLength: number;
+  }
+  | {
+    algorithm: "xdr-grpo";
+    beta: number;
+    epsilon: number;
+    epsilonHigh?: number;
+    maxCompletionLength: number;
+    /** τ of the group weights; Infinity = exactly Dr.GRPO (no weights). */
+    tau: number;
+    /** λ, the reference tilt (needs reference log-probs when > 0). */
+    refTilt: number;
   };
 
 /** Sums over one micro-batch that the step's metrics are averaged from. */
@@ -76,7 +96,8 @@ export function objectiveMicroStep(
   const completions = groups.flatMap((g) => g.candidates.map((c) => c.ids));
   const k = groups[0].candidates.length;
   const batch = packBatch(prompts, completions, padId);
-  const needRef = reference !== null && settings.beta !== 0;
+  const needRef = reference !== null &&
+    (settings.beta !== 0 || (settings.algorithm === "xdr-grpo" && settings.refTilt > 0));
   const refLp = needRef ? tf.tidy(() => reference!.tokenLogProbs(batch.ids, batch.attention)) : null;
   try {
     const stats: MicroStats = {
@@ -91,6 +112,7 @@ export function objectiveMicroStep(
     };
     // the per-candidate constants of the loss: MaxEnt weights w, or GRPO advantages A
     let constants: number[];
+    let xdrW: number[] | null = null;
     if (settings.algorithm === "maxent-grpo") {
       const refSums = refLp ? maskedRowSums(refLp, batch.completionMask) : null;
       constants = [];
@@ -110,9 +132,28 @@ export function objectiveMicroStep(
         stats.ess.push(r.ess);
         stats.perCandidate.push(r.weights);
       });
-    } else {
+    } else if (settings.algorithm === "grpo") {
       constants = groupAdvantages(groups.flatMap((g) => g.utilities), k, settings.scaleRewards);
       for (let gi = 0; gi < groups.length; gi++) stats.perCandidate.push(constants.slice(gi * k, (gi + 1) * k));
+    } else {
+      // xDr.GRPO: Dr.GRPO advantages; weights K·softmax(U/τ) frozen for this rollout batch (none at τ = ∞)
+      constants = drGrpoAdvantages(groups.flatMap((g) => g.utilities), k);
+      if (settings.tau !== Infinity) {
+        const refSums = refLp && settings.refTilt > 0 ? maskedRowSums(refLp, batch.completionMask) : null;
+        xdrW = xdrWeights(constants, batch.lengths, k, settings.maxCompletionLength, {
+          tau: settings.tau,
+          refTilt: settings.refTilt,
+          refScores: refSums ? referenceScores(refSums, batch.lengths, true) : undefined,
+        });
+      }
+      for (let gi = 0; gi < groups.length; gi++) {
+        stats.perCandidate.push((xdrW ?? constants.map(() => 1)).slice(gi * k, (gi + 1) * k));
+        if (xdrW) {
+          const w = xdrW.slice(gi * k, (gi + 1) * k).map((x) => x / k);
+          stats.weightEntropy.push(entropy(w));
+          stats.ess.push(1 / w.reduce((a, x) => a + x * x, 0));
+        }
+      }
     }
 
     const names = new Map<string, string>();
@@ -124,6 +165,21 @@ export function objectiveMicroStep(
       if (settings.algorithm === "maxent-grpo") {
         // L = (1/G) Σ_i w_i · NLL_i, with 1/G folded into lossScale
         return tf.mul(weightedNllLoss(lp, batch.completionMask, constants, 1), lossScale) as tf.Scalar;
+      }
+      if (settings.algorithm === "xdr-grpo") {
+        const { loss, metrics } = xdrTokenLoss({
+          logProbs: lp,
+          refLogProbs: refLp ?? undefined,
+          mask: batch.completionMask,
+          advantages: constants,
+          beta: settings.beta,
+          epsilon: settings.epsilon,
+          epsilonHigh: settings.epsilonHigh,
+          maxCompletionLength: settings.maxCompletionLength,
+          weights: xdrW,
+        });
+        stats.clip = { low: metrics.clipRatioLow, high: metrics.clipRatioHigh, region: metrics.clipRatioRegion };
+        return tf.mul(loss, lossScale) as tf.Scalar;
       }
       const { loss, metrics } = grpoTokenLoss({
         logProbs: lp,

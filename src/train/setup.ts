@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { MaxentError } from "../errors.ts";
+import { readEnv } from "../env.ts";
 import {
   type Backend,
   generationTemperature,
@@ -41,6 +42,7 @@ import { type ScheduleSpec, warmupStepsFor } from "./schedule.ts";
 import type { ObjectiveSettings } from "./objective_step.ts";
 import type { SamplerSpec } from "./rollout.ts";
 import { CompletionsLog, MetricsLog } from "./metrics.ts";
+import { evalMetricsRow, evaluateModel, loadEvalExamples } from "../eval/evaluate.ts";
 
 /** Options of `train` besides the recipe. */
 export interface TrainOptions {
@@ -98,6 +100,10 @@ export interface Run {
   epochAt(step: number): number;
   shouldLog(step: number): boolean;
   shouldSave(step: number): boolean;
+  /** `do_eval`: whether to evaluate after this step (every `eval_steps`, default `logging_steps`, and the last). */
+  shouldEval(step: number): boolean;
+  /** Evaluates the policy on the test split: `eval/<metric>` values for the step's metrics row. */
+  evaluate(): Promise<Record<string, number>>;
   pushCheckpoint(path: string): Promise<void>;
   pushFinal(): Promise<void>;
   dispose(): void;
@@ -136,13 +142,10 @@ function interval(value: number, total: number): number {
 export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): Promise<Run> {
   const recipe = loaded.recipe;
   const log = opts.log ?? ((l: string) => console.error(l));
-  const env = opts.env ?? Deno.env.toObject();
+  const env = opts.env ?? readEnv();
   for (const w of loaded.warnings) log(`warning: ${w}`);
   if (!recipe.dataset_name && !recipe.dataset_mixture) {
     throw new MaxentError(`${loaded.file}: set dataset_name (a Hub id or local file) or dataset_mixture`);
-  }
-  if (recipe.algorithm !== "maxent-grpo" && recipe.algorithm !== "grpo") {
-    throw new MaxentError(`${loaded.file}: algorithm "${recipe.algorithm}" is not supported by this trainer`);
   }
   if (recipe.use_peft) {
     throw new MaxentError(
@@ -260,6 +263,17 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
       qEpsilon: recipe.maxent_q_epsilon,
       lengthNormalizeRef: recipe.maxent_length_normalize_ref,
     }
+    : recipe.algorithm === "xdr-grpo"
+    ? {
+      algorithm: "xdr-grpo",
+      // xDr.GRPO is a Dr.GRPO backbone: β only if the recipe sets it
+      beta: recipe.beta ?? 0,
+      epsilon: recipe.epsilon,
+      epsilonHigh: recipe.epsilon_high,
+      maxCompletionLength: recipe.max_completion_length,
+      tau: recipe.xdr_tau ?? Infinity,
+      refTilt: recipe.xdr_ref_tilt,
+    }
     : {
       algorithm: "grpo",
       beta: grpoBeta(recipe),
@@ -270,7 +284,8 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
       maxCompletionLength: recipe.max_completion_length,
     };
   // The reference is the base model, also after a resume; it is needed only when β ≠ 0.
-  const reference = objective.beta === 0
+  const needsReference = objective.beta !== 0 || (objective.algorithm === "xdr-grpo" && objective.refTilt > 0);
+  const reference = !needsReference
     ? null
     : resumeFrom
     ? await CausalLM.load(modelDir, { trainable: false })
@@ -340,6 +355,19 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
 
   const logEvery = interval(recipe.logging_steps, totalSteps);
   const saveEvery = interval(recipe.save_steps, totalSteps);
+  const evalEvery = interval(recipe.eval_steps ?? recipe.logging_steps, totalSteps);
+  // ── evaluation split (do_eval), loaded once with every column (task columns for the mode canonicaliser)
+  const evalExamples = recipe.do_eval && recipe.dataset_name
+    ? await loadEvalExamples({
+      name: recipe.dataset_name,
+      config: recipe.dataset_config,
+      revision: recipe.dataset_revision,
+      split: recipe.dataset_test_split,
+      promptColumn: recipe.dataset_prompt_column,
+      solutionColumn: recipe.dataset_solution_column,
+    }, { resolveFiles })
+    : null;
+  if (recipe.do_eval && !evalExamples) log("warning: do_eval needs dataset_name (a mixture has no test split here)");
   const pushPlan = async (event: "save" | "end", checkpointDir: string) => {
     if (!recipe.push_to_hub) return;
     const repo = recipe.hub_model_id ?? outputDir.split("/").filter(Boolean).at(-1)!;
@@ -369,7 +397,7 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
     sampler,
     generation,
     objective,
-    // MaxEnt: L = (1/G) Σ w·NLL over the G groups of the whole step; GRPO: each micro-batch's mean / accumulation
+    // MaxEnt: L = (1/G) Σ w·NLL over the G groups of the whole step; (x)GRPO: each micro-batch's loss / accumulation
     lossScale: objective.algorithm === "maxent-grpo" ? 1 / (P * A) : 1 / A,
     optimizer,
     plan,
@@ -387,6 +415,22 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
         : recipe.save_strategy === "epoch"
         ? step % stepsPerEpoch === 0 && step < totalSteps
         : false,
+    shouldEval: (step) => evalExamples !== null && (step % evalEvery === 0 || step === totalSteps),
+    evaluate: async () =>
+      evalMetricsRow(
+        await evaluateModel(policy, tokenizer, evalExamples ?? [], {
+          rewards,
+          k: recipe.num_generations,
+          temperature: generation.temperature,
+          topP: generation.topP,
+          topK: generation.topK,
+          maxTokens: recipe.max_completion_length,
+          seed: recipe.seed,
+          systemPrompt: recipe.system_prompt,
+          chatTemplate: recipe.chat_template,
+          batchSize: recipe.per_device_eval_batch_size,
+        }),
+      ),
     pushCheckpoint: (path) => pushPlan("save", path),
     pushFinal: () => pushPlan("end", outputDir),
     dispose() {

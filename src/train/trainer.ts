@@ -96,6 +96,7 @@ export async function train(loaded: LoadedRecipe, opts: TrainOptions = {}): Prom
         tokensSoFar: run.tokensSeen,
       });
       run.tokensSeen = metrics.num_tokens;
+      if (run.shouldEval(step + 1)) Object.assign(metrics, await run.evaluate());
       run.history.push(metrics);
       lastMetrics = metrics;
       await run.metricsLog.append(metrics);
