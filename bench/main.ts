@@ -19,6 +19,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   model: () => import("./model.ts"),
   backend: () => import("./backend.ts"),
   sampling: () => import("./sampling.ts"),
+  train_step: () => import("./train_step.ts"),
 };
 
 async function main(args: string[]): Promise<number> {

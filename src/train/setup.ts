@@ -4,7 +4,7 @@
  * reference, the prompts, the rewards, the sampler, the optimiser and the step plan; and, when resuming, the
  * checkpoint's weights, optimiser moments and history.
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { MaxentError } from "../errors.ts";
