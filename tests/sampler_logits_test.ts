@@ -129,3 +129,28 @@ Deno.test("temperature 1 without truncation samples from softmax(logits) and rep
     assertClose(r.logprob, Math.log(probs[r.token]), 1e-6);
   }
 });
+
+Deno.test("sampleToken keeps exactly the nucleus of processLogits (never samples a masked token)", () => {
+  for (const seed of [21, 22, 23]) {
+    const x = randomLogits(3000, seed, 4);
+    for (const params of [
+      { ...PLAIN_SAMPLING, topP: 0.3 },
+      { ...PLAIN_SAMPLING, temperature: 0.5, topP: 0.8, minP: 0.05 },
+      { ...PLAIN_SAMPLING, topK: 40, topP: 0.9 },
+    ]) {
+      const kept = finiteSet(processLogits(x, params));
+      const target = softmax(processLogits(x, params));
+      const drawn = new Set<number>();
+      for (let i = 0; i < 400; i++) {
+        const r = sampleToken(x, params, uniform(seed, 0, 0, i));
+        assert(kept.has(r.token), `sampled masked token ${r.token}`);
+        assertClose(r.logprob, Math.log(target[r.token]), 1e-6);
+        drawn.add(r.token);
+      }
+      // u close to 1 picks the last kept token in index order: the boundary is exact
+      const last = Math.max(...kept);
+      assertEquals(sampleToken(x, params, 1 - 1e-15).token, last);
+      assert(drawn.size > 1);
+    }
+  }
+});

@@ -150,7 +150,56 @@ export function processLogits(logits: Float32Array, params: SamplingParams, seen
 }
 
 /**
- * Draws one token from a row of logits with uniform number `u` ∈ [0, 1) by inverse CDF.
+ * The nucleus boundary without sorting: with the unnormalised weights e (descending s_1 ≥ s_2 ≥ …), HF keeps token
+ * i while Σ_{j<i} s_j < target (target = top_p · Σ e). Returns the smallest kept value v* and how many tokens equal to
+ * v* are kept (ties are kept by lowest index). Weighted quickselect: expected O(V) instead of an O(V log V) sort.
+ */
+export function nucleusBoundary(e: Float64Array, target: number): { vstar: number; tiesKept: number } {
+  const a = new Float64Array(e.length);
+  let n = 0;
+  for (let i = 0; i < e.length; i++) if (e[i] > 0) a[n++] = e[i];
+  let lo = 0, hi = n, massAbove = 0;
+  while (lo < hi) {
+    // median of three as the pivot
+    const x0 = a[lo], x1 = a[lo + ((hi - lo) >>> 1)], x2 = a[hi - 1];
+    const pivot = x0 < x1 ? (x1 < x2 ? x1 : x0 < x2 ? x2 : x0) : (x0 < x2 ? x0 : x1 < x2 ? x2 : x1);
+    // 3-way partition of a[lo, hi) into > pivot | == pivot | < pivot
+    let lt = lo, i = lo, gt = hi;
+    let massG = 0;
+    while (i < gt) {
+      const x = a[i];
+      if (x > pivot) {
+        a[i] = a[lt];
+        a[lt] = x;
+        massG += x;
+        lt++;
+        i++;
+      } else if (x < pivot) {
+        gt--;
+        a[i] = a[gt];
+        a[gt] = x;
+      } else i++;
+    }
+    const nE = gt - lt;
+    if (massAbove + massG >= target) {
+      hi = lt; // the boundary is among the larger values
+    } else if (massAbove + massG + nE * pivot >= target) {
+      // within the run of values equal to the pivot: keep k of them, the first k with prefix before < target
+      let k = 1;
+      while (k < nE && massAbove + massG + k * pivot < target) k++;
+      return { vstar: pivot, tiesKept: k };
+    } else {
+      massAbove += massG + nE * pivot;
+      lo = gt;
+    }
+  }
+  // all mass is above the target only through rounding: keep every token
+  return { vstar: 0, tiesKept: Infinity };
+}
+
+/**
+ * Draws one token from a row of logits with uniform number `u` ∈ [0, 1) by inverse CDF, applying the same processing
+ * as `processLogits` (repetition penalty, temperature, top-k, top-p, min-p) in a few passes over the row.
  * `logprob` is log p(token) under the processed distribution actually sampled from; for greedy decoding
  * (temperature 0) a point mass would always give 0, so it is the log-prob under the model's distribution
  * after the repetition penalty.
@@ -161,26 +210,59 @@ export function sampleToken(
   u: number,
   seen: Iterable<number> = [],
 ): SampledToken {
-  const scores = processLogits(logits, params, seen);
-  const probs = new Float64Array(scores.length);
-  const max = softmaxInto(scores, probs);
+  const V = logits.length;
+  const scores = Float32Array.from(logits);
+  applyRepetitionPenalty(scores, seen, params.repetitionPenalty);
   if (params.temperature === 0) {
     let best = 0;
-    for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
-    return { token: best, logprob: logProbOf(scores, best, max) };
+    for (let i = 1; i < V; i++) if (scores[i] > scores[best]) best = i;
+    return { token: best, logprob: logProbOf(scores, best, scores[best]) };
   }
+  if (params.temperature !== 1) for (let i = 0; i < V; i++) scores[i] /= params.temperature;
+  applyTopK(scores, params.topK);
+  // e_i = exp(s_i − max): unnormalised probabilities; masked tokens get 0
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) if (scores[i] > max) max = scores[i];
+  const e = new Float64Array(V);
+  let z = 0;
+  for (let i = 0; i < V; i++) {
+    const x = scores[i] === -Infinity ? 0 : Math.exp(scores[i] - max);
+    e[i] = x;
+    z += x;
+  }
+  if (params.topP < 1) {
+    const { vstar, tiesKept } = nucleusBoundary(e, params.topP * z);
+    let ties = 0;
+    z = 0;
+    for (let i = 0; i < V; i++) {
+      if (e[i] > vstar) z += e[i];
+      else if (e[i] === vstar && vstar > 0 && ties < tiesKept) {
+        ties++;
+        z += e[i];
+      } else e[i] = 0;
+    }
+  }
+  if (params.minP > 0) {
+    // p_i < minP · p_max ⇔ e_i < minP (the top token has e = 1)
+    z = 0;
+    for (let i = 0; i < V; i++) {
+      if (e[i] < params.minP) e[i] = 0;
+      z += e[i];
+    }
+  }
+  const target = u * z;
   let acc = 0, token = -1, last = -1;
-  for (let i = 0; i < probs.length; i++) {
-    if (probs[i] === 0) continue;
+  for (let i = 0; i < V; i++) {
+    if (e[i] === 0) continue;
     last = i;
-    acc += probs[i];
-    if (u < acc) {
+    acc += e[i];
+    if (target < acc) {
       token = i;
       break;
     }
   }
   if (token < 0) token = last; // u within rounding of 1
-  return { token, logprob: logProbOf(scores, token, max) };
+  return { token, logprob: Math.log(e[token] / z) };
 }
 
 /** log softmax(scores)[i] = s_i − max − log Σ_j exp(s_j − max), in float64. */
