@@ -112,7 +112,8 @@ export async function run(report: Report, backend: BackendChoice = "auto"): Prom
   await step(0); // warm-up: kernels compiled, buffers allocated
   const times = await step(1);
   const tokens = PROMPTS * K * (PROMPT_TOKENS + NEW_TOKENS);
-  const detail = `${PROMPTS} prompts × K=${K}, ${PROMPT_TOKENS}+${NEW_TOKENS} tokens, V${config.vocabSize}; ${info.detail}`;
+  const detail =
+    `${PROMPTS} prompts × K=${K}, ${PROMPT_TOKENS}+${NEW_TOKENS} tokens, V${config.vocabSize}; ${info.detail}`;
   report({ name: "train step (MaxEnt-GRPO), total", value: times.total / 1000, unit: "s", detail });
   for (const phase of ["sampling", "reference", "policy", "optimizer"] as const) {
     const what = {

@@ -23,7 +23,7 @@ Deno.test("demo: a shortened demo runs end to end (data → init → sft → tra
       ctx: { out: (l) => lines.push(l), err: () => {}, isTerminal: false },
     });
     // the commands were printed before they ran
-    for (const cmd of ["data countdown", "init", "sft", "train demo", "eval"]) {
+    for (const cmd of ["init", "sft", "train demo", "eval"]) {
       assert(lines.some((l) => l.startsWith(`$ maxent ${cmd}`)), `no "$ maxent ${cmd}" line in:\n${lines.join("\n")}`);
     }
     for (const f of ["data/train.jsonl", "data/test.jsonl", "sft.jsonl", "init/model.safetensors"]) {

@@ -14,7 +14,18 @@ await initBackend("cpu");
 const root = await Deno.makeTempDir({ prefix: "maxent-eval-" });
 const modelDir = join(root, "model");
 {
-  const r = await runCli(["init", modelDir, "--preset", "tiny", "--hidden", "32", "--intermediate", "64", "--seed", "1"]);
+  const r = await runCli([
+    "init",
+    modelDir,
+    "--preset",
+    "tiny",
+    "--hidden",
+    "32",
+    "--intermediate",
+    "64",
+    "--seed",
+    "1",
+  ]);
   if (r.code !== 0) throw new Error(r.err);
 }
 const tokenizer = await Tokenizer.load(modelDir);

@@ -320,7 +320,7 @@ Deno.test("recipeKeyTable documents every key with a type, default and descripti
   assertEquals(byKey.maxent_tau.default, "0.2");
   assertEquals(byKey.beta.default, "unset");
   assertEquals(byKey.model_name_or_path.default, "required");
-  assertEquals(byKey.algorithm.type, '"maxent-grpo" | "grpo"');
+  assertEquals(byKey.algorithm.type, '"maxent-grpo" | "grpo" | "xdr-grpo"');
   assertEquals(byKey.num_generations.type, "integer > 0");
   for (
     const key of ["algorithm", "backend", "loss_type", "scale_rewards", "hub_strategy", "use_peft", "lora_r", "sampler"]

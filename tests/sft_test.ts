@@ -12,7 +12,18 @@ await initBackend("cpu");
 const root = await Deno.makeTempDir({ prefix: "maxent-sft-" });
 const modelDir = join(root, "init");
 {
-  const r = await runCli(["init", modelDir, "--preset", "tiny", "--hidden", "32", "--intermediate", "64", "--seed", "3"]);
+  const r = await runCli([
+    "init",
+    modelDir,
+    "--preset",
+    "tiny",
+    "--hidden",
+    "32",
+    "--intermediate",
+    "64",
+    "--seed",
+    "3",
+  ]);
   if (r.code !== 0) throw new Error(r.err);
 }
 const tokenizer = await Tokenizer.load(modelDir);
@@ -91,7 +102,10 @@ Deno.test("sft: training raises the completion's log-prob, not the prompt tokens
     const p = pairs[0];
     const promptLp = () =>
       tf.tidy(() => {
-        const lp = model.tokenLogProbs(tf.tensor2d([p.prompt], [1, p.prompt.length], "int32"), tf.ones([1, p.prompt.length]));
+        const lp = model.tokenLogProbs(
+          tf.tensor2d([p.prompt], [1, p.prompt.length], "int32"),
+          tf.ones([1, p.prompt.length]),
+        );
         return tf.sum(lp).dataSync()[0] / (p.prompt.length - 1);
       });
     const completionBefore = completionLogProb(model, p) / p.completion.length;
@@ -147,7 +161,17 @@ Deno.test("sft: maxent sft memorises a tiny set (loss falls, answers' log-prob r
   tuned.dispose();
   after.forEach((a, i) => assert(a > before[i] + 1, `answer ${i}: log-prob ${before[i]} → ${a}`));
   // a missing answer column is a clear error
-  const bad = await runCli(["sft", "--model", modelDir, "--dataset", data, "--answer-column", "nope", "--backend", "cpu"]);
+  const bad = await runCli([
+    "sft",
+    "--model",
+    modelDir,
+    "--dataset",
+    data,
+    "--answer-column",
+    "nope",
+    "--backend",
+    "cpu",
+  ]);
   assertEquals(bad.code, 1);
   assert(bad.err.includes("nope"), bad.err);
 });

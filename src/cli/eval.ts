@@ -8,6 +8,7 @@ import { initBackend } from "../backend/mod.ts";
 import { hubOptionsFromEnv, resolveDatasetFiles, resolveModel } from "../hub/mod.ts";
 import { CausalLM } from "../model/transformer.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
+import { readEnv } from "../env.ts";
 import { builtinRewards, resolveRewards, type RewardSet } from "../rewards/mod.ts";
 import { taskRewards } from "../tasks/dataset.ts";
 import { evalSummary, evaluateModel, loadEvalExamples } from "../eval/evaluate.ts";
@@ -42,7 +43,7 @@ export function evalCommand(ctx: CliContext) {
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN)")
     .action(async (opts) => {
       const log = (l: string) => ctx.err(l);
-      const hubOpts = hubOptionsFromEnv(Deno.env.toObject(), { log, ...(opts.token ? { token: opts.token } : {}) });
+      const hubOpts = hubOptionsFromEnv(readEnv(), { log, ...(opts.token ? { token: opts.token } : {}) });
       const modelDir = await resolveModel(opts.model, undefined, hubOpts);
       const examples = await loadEvalExamples({
         name: opts.dataset,

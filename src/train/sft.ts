@@ -13,6 +13,7 @@ import { type HubOptions, hubOptionsFromEnv, resolveDatasetFiles, resolveModel }
 import { buildPrompts, type Example, loadExamples, shuffled } from "../data/mod.ts";
 import { CausalLM } from "../model/transformer.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
+import { readEnv } from "../env.ts";
 import { AdamW, clipByGlobalNorm } from "./optimizer.ts";
 import { packBatch } from "./batch.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
@@ -209,7 +210,7 @@ export function trainSupervised(
  */
 export async function supervisedFineTune(opts: SftOptions): Promise<SftResult> {
   const log = opts.log ?? ((l: string) => console.error(l));
-  const env = opts.env ?? Deno.env.toObject();
+  const env = opts.env ?? readEnv();
   const hubOpts = hubOptionsFromEnv(env, { log, ...opts.hub });
   const modelDir = await resolveModel(opts.model, undefined, hubOpts);
   const promptColumn = opts.promptColumn ?? "problem";
