@@ -17,22 +17,9 @@ Deno.test({
   name: "maxent sample --json prints K candidates per prompt with ids, text, logprobs and finish reason",
   sanitizeResources: false,
   async fn() {
-    const r = await runCli([
-      "sample",
-      "--model",
-      dir,
-      "--prompt-ids",
-      "5,6,7",
-      "-k",
-      "3",
-      "--max-tokens",
-      "4",
-      "--seed",
-      "2",
-      "--json",
-      "--backend",
-      "cpu",
-    ]);
+    const args = `sample --model ${dir} --prompt-ids 5,6,7 -k 3 --max-tokens 4 --seed 2 --json --backend cpu`
+      .split(" ");
+    const r = await runCli(args);
     assertEquals(r.code, 0, r.err);
     const lines = r.out.trim().split("\n").map((l) => JSON.parse(l));
     assertEquals(lines.length, 3);
@@ -44,22 +31,7 @@ Deno.test({
       assert(["stop", "length"].includes(l.finish_reason));
     }
     // same seed → same output
-    const again = await runCli([
-      "sample",
-      "--model",
-      dir,
-      "--prompt-ids",
-      "5,6,7",
-      "-k",
-      "3",
-      "--max-tokens",
-      "4",
-      "--seed",
-      "2",
-      "--json",
-      "--backend",
-      "cpu",
-    ]);
+    const again = await runCli(args);
     assertEquals(again.out, r.out);
   },
 });

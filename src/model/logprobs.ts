@@ -26,6 +26,32 @@ function logSumExpRows(logits: tf.Tensor2D): tf.Tensor1D {
   return tf.add(tf.log(s), tf.reshape(m, [-1])) as tf.Tensor1D;
 }
 
+/**
+ * Σ of `rows` [N, H] into a zero [V, H] matrix at row `index[n]` (duplicates add up). Uses ScatterNd, which every
+ * backend implements as one pass (tfjs cpu's UnsortedSegmentSum loops over all V segments with tensor ops).
+ */
+export function scatterAddRows(rows: tf.Tensor2D, index: tf.Tensor1D, numRows: number): tf.Tensor2D {
+  return tf.tidy(() =>
+    tf.scatterND(tf.reshape(tf.cast(index, "int32"), [-1, 1]), rows, [numRows, rows.shape[1]]) as tf.Tensor2D
+  );
+}
+
+/**
+ * Embedding lookup E[ids] ([V, H] → [N, H]) whose gradient is a scatter-add into E (see `scatterAddRows`) instead
+ * of tf.gather's UnsortedSegmentSum.
+ */
+export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const fn = tf.customGrad(((e: tf.Tensor2D, save: tf.GradSaveFunc) => {
+    save([e]);
+    return {
+      value: tf.gather(e, ids),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => scatterAddRows(dy, ids, saved[0].shape[0]),
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any);
+  return fn(table) as tf.Tensor2D;
+}
+
 /** Default budget of elements in one [rows, vocab] block (64 MB of float32; with V = 151,936 about 110 rows). */
 export const DEFAULT_LOGITS_CHUNK_ELEMENTS = 1 << 24;
 
@@ -105,7 +131,7 @@ export function targetLogProbs(
           return tf.tidy(() => {
             const dy2 = tf.reshape(dy, [N, 1]);
             const dh = tf.add(concatOwned(dhParts), tf.mul(tf.gather(wS, targets), dy2));
-            const dwOut = tf.add(dw!, tf.unsortedSegmentSum(tf.mul(hS, dy2), targets, V));
+            const dwOut = tf.add(dw!, scatterAddRows(tf.mul(hS, dy2) as tf.Tensor2D, targets, V));
             return [dh, dwOut];
           });
         },

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MaxentError } from "../errors.ts";
 import { loadModelConfig, type ModelConfig } from "./config.ts";
 import { KVCache } from "./kv_cache.ts";
-import { DEFAULT_LOGITS_CHUNK_ELEMENTS, targetLogProbs } from "./logprobs.ts";
+import { DEFAULT_LOGITS_CHUNK_ELEMENTS, embeddingLookup, targetLogProbs } from "./logprobs.ts";
 import { applyRope, ropeInvFreq, ropeTables } from "./rope.ts";
 import {
   type HostTensor,
@@ -367,11 +367,9 @@ export class CausalLM {
     const [B, T] = ids.shape;
     const { cos, sin } = ropeTables(this.invFreq, positions);
     const bias = attentionBias(mask, qStart, T);
-    let x = tf.reshape(tf.gather(this.w("model.embed_tokens.weight"), tf.reshape(ids, [B * T])), [
-      B,
-      T,
-      c.hiddenSize,
-    ]) as tf.Tensor3D;
+    const table = this.w("model.embed_tokens.weight") as tf.Tensor2D;
+    const flat = tf.reshape(ids, [B * T]) as tf.Tensor1D;
+    let x = tf.reshape(embeddingLookup(table, flat), [B, T, c.hiddenSize]) as tf.Tensor3D;
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const past = cache ? { k: cache.keys[i], v: cache.values[i] } : undefined;
       const r = this.layer(i, x, cos, sin, bias, past);
