@@ -20,6 +20,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   backend: () => import("./backend.ts"),
   sampling: () => import("./sampling.ts"),
   train_step: () => import("./train_step.ts"),
+  peer: () => import("./peer.ts"),
 };
 
 async function main(args: string[]): Promise<number> {

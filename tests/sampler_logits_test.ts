@@ -133,11 +133,13 @@ Deno.test("temperature 1 without truncation samples from softmax(logits) and rep
 Deno.test("sampleToken keeps exactly the nucleus of processLogits (never samples a masked token)", () => {
   for (const seed of [21, 22, 23]) {
     const x = randomLogits(3000, seed, 4);
-    for (const params of [
-      { ...PLAIN_SAMPLING, topP: 0.3 },
-      { ...PLAIN_SAMPLING, temperature: 0.5, topP: 0.8, minP: 0.05 },
-      { ...PLAIN_SAMPLING, topK: 40, topP: 0.9 },
-    ]) {
+    for (
+      const params of [
+        { ...PLAIN_SAMPLING, topP: 0.3 },
+        { ...PLAIN_SAMPLING, temperature: 0.5, topP: 0.8, minP: 0.05 },
+        { ...PLAIN_SAMPLING, topK: 40, topP: 0.9 },
+      ]
+    ) {
       const kept = finiteSet(processLogits(x, params));
       const target = softmax(processLogits(x, params));
       const drawn = new Set<number>();

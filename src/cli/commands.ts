@@ -25,6 +25,7 @@ import { downloadCommand } from "./download.ts";
 import { uploadCommand } from "./upload.ts";
 import { sftCommand } from "./sft.ts";
 import { evalCommand } from "./eval.ts";
+import { experimentCommand } from "./experiment.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyCommand = Command<any, any, any>;
@@ -34,6 +35,7 @@ export const commands: Array<(ctx: CliContext) => AnyCommand> = [
   trainCommand,
   sftCommand,
   evalCommand,
+  experimentCommand,
   initCommand,
   scoreCommand,
   sampleCommand,

@@ -125,7 +125,13 @@ export function parseArm(spec: string): ArmSpec {
   const text = spec.trim();
   const colon = text.indexOf(":");
   const name = (colon < 0 ? text : text.slice(0, colon)).trim();
-  const canonical = name === "dr-grpo" ? "dr_grpo" : name === "maxent" ? "maxent-grpo" : name === "xdr" ? "xdr-grpo" : name;
+  const canonical = name === "dr-grpo"
+    ? "dr_grpo"
+    : name === "maxent"
+    ? "maxent-grpo"
+    : name === "xdr"
+    ? "xdr-grpo"
+    : name;
   if (!(ARM_NAMES as readonly string[]).includes(canonical)) {
     throw new UsageError(
       `arm "${text}": unknown name "${name}"; use one of ${ARM_NAMES.join(", ")} (optionally with :key=value,...)`,

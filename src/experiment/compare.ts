@@ -164,7 +164,9 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     promptColumn: base.dataset_prompt_column,
     solutionColumn: base.dataset_solution_column,
   }, { resolveFiles: (id, o) => resolveDatasetFiles(id, { ...o, ...hubOpts }), limit: opts.evalLimit });
-  if (examples.length === 0) throw new MaxentError(`${base.dataset_name}: the ${base.dataset_test_split} split is empty`);
+  if (examples.length === 0) {
+    throw new MaxentError(`${base.dataset_name}: the ${base.dataset_test_split} split is empty`);
+  }
   const judge = await resolveRewards({
     names: [base.reward_funcs[0]],
     solutionColumn: base.dataset_solution_column,

@@ -100,7 +100,12 @@ export async function evaluateArm(
     const keys = ids.map((_, i) => start + i);
     const greedy = await judge(
       start,
-      await sampleLocal(model, tokenizer, { promptIds: ids, k: 1, params: { ...base, temperature: 0 }, promptKeys: keys }),
+      await sampleLocal(model, tokenizer, {
+        promptIds: ids,
+        k: 1,
+        params: { ...base, temperature: 0 },
+        promptKeys: keys,
+      }),
     );
     for (const [s, seed] of opts.seeds.entries()) {
       const sampled = await judge(
@@ -108,7 +113,9 @@ export async function evaluateArm(
         await sampleLocal(model, tokenizer, { promptIds: ids, k, params: { ...base, seed }, promptKeys: keys }),
       );
       sampled.forEach((modes, p) =>
-        rows[s].push(promptMetrics({ sampleModes: modes, greedyCorrect: greedy[p][0] !== null, numModes: numModes[start + p] }, k))
+        rows[s].push(
+          promptMetrics({ sampleModes: modes, greedyCorrect: greedy[p][0] !== null, numModes: numModes[start + p] }, k),
+        )
       );
     }
   }

@@ -89,7 +89,9 @@ export function markdownTable(r: ExperimentResults): string {
   const sep = `| --- | ${names.map(() => "---").join(" | ")} |`;
   const rows = r.arms.map((a) =>
     `| ${a.label} | ${
-      names.map((n) => `${f3(a.mean[n])}${a.label === r.baseline ? "" : ` (${diffText(a, n, r.baseline)})`}`).join(" | ")
+      names.map((n) => `${f3(a.mean[n])}${a.label === r.baseline ? "" : ` (${diffText(a, n, r.baseline)})`}`).join(
+        " | ",
+      )
     } |`
   );
   return [head, sep, ...rows].join("\n");

@@ -78,7 +78,13 @@ export interface ExperimentResults {
 
 /** Human names of the metrics at k. */
 export function metricLabel(name: MetricName, k: number): string {
-  return { pass1: "pass@1", passK: `pass@${k}`, meanK: `mean@${k}`, distinctK: `distinct@${k}`, coverageK: `coverage@${k}` }[
+  return {
+    pass1: "pass@1",
+    passK: `pass@${k}`,
+    meanK: `mean@${k}`,
+    distinctK: `distinct@${k}`,
+    coverageK: `coverage@${k}`,
+  }[
     name
   ];
 }

@@ -41,14 +41,16 @@ export function scatterAddRows(rows: tf.Tensor2D, index: tf.Tensor1D, numRows: n
  * of tf.gather's UnsortedSegmentSum.
  */
 export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const fn = tf.customGrad(((e: tf.Tensor2D, save: tf.GradSaveFunc) => {
-    save([e]);
-    return {
-      value: tf.gather(e, ids),
-      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => scatterAddRows(dy, ids, saved[0].shape[0]),
-    };
-    // deno-lint-ignore no-explicit-any
-  }) as any);
+  const fn = tf.customGrad(
+    ((e: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      save([e]);
+      return {
+        value: tf.gather(e, ids),
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => scatterAddRows(dy, ids, saved[0].shape[0]),
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+  );
   return fn(table) as tf.Tensor2D;
 }
 

@@ -123,6 +123,16 @@ export interface CausalLMOptions {
   logitsChunkElements?: number;
 }
 
+/**
+ * A hook on the linear projections (LoRA, `src/model/lora.ts`): `project` computes x·W (+b) plus its own term for
+ * the module (`model.layers.0.self_attn.q_proj`), `weight` may replace a base weight, `variables` are trained too.
+ */
+export interface ProjectionAdapter {
+  project(module: string, x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor2D;
+  weight(name: string): tf.Variable | undefined;
+  variables(): Map<string, tf.Variable>;
+}
+
 /** RMSNorm: x · w / sqrt(mean(x²) + ε) over the last axis. */
 function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T {
   return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w) as T);
@@ -174,6 +184,8 @@ export class CausalLM {
   readonly weights: Map<string, tf.Variable>;
   /** Elements per [rows, vocab] block in `tokenLogProbs`. */
   logitsChunkElements: number;
+  /** Adapters on the projections (LoRA), or null for the plain model. */
+  adapter: ProjectionAdapter | null = null;
   private readonly invFreq: Float64Array;
 
   private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, chunk: number) {
@@ -281,7 +293,7 @@ export class CausalLM {
   }
 
   private w(name: string): tf.Variable {
-    const v = this.weights.get(name);
+    const v = this.adapter?.weight(name) ?? this.weights.get(name);
     if (!v) throw new MaxentError(`model has no weight "${name}"`);
     return v;
   }
@@ -294,6 +306,10 @@ export class CausalLM {
   }
 
   private linear(x: tf.Tensor2D, name: string, bias: boolean): tf.Tensor2D {
+    if (this.adapter) {
+      const b = bias ? this.w(`${name}.bias`) : undefined;
+      return this.adapter.project(name, x, this.w(`${name}.weight`) as tf.Tensor2D, b);
+    }
     const y = tf.matMul(x, this.w(`${name}.weight`)) as tf.Tensor2D;
     return bias ? tf.add(y, this.w(`${name}.bias`)) as tf.Tensor2D : y;
   }
@@ -475,7 +491,7 @@ export class CausalLM {
 
   /** The trainable variables (all weights when loaded trainable; none for a frozen copy). */
   trainableVariables(): tf.Variable[] {
-    return [...this.weights.values()].filter((v) => v.trainable);
+    return [...this.weights.values(), ...(this.adapter?.variables().values() ?? [])].filter((v) => v.trainable);
   }
 
   /** A frozen (non-trainable) copy with its own variables: the reference model. Shares no variable with this one. */

@@ -218,7 +218,7 @@ export function sampleToken(
     for (let i = 1; i < V; i++) if (scores[i] > scores[best]) best = i;
     return { token: best, logprob: logProbOf(scores, best, scores[best]) };
   }
-  if (params.temperature !== 1) for (let i = 0; i < V; i++) scores[i] /= params.temperature;
+  if (params.temperature !== 1) { for (let i = 0; i < V; i++) scores[i] /= params.temperature; }
   applyTopK(scores, params.topK);
   // e_i = exp(s_i − max): unnormalised probabilities; masked tokens get 0
   let max = -Infinity;

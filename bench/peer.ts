@@ -1,0 +1,454 @@
+/**
+ * maxent against its PyTorch peer (issue 8) on the bench model (Qwen2, 4 layers, hidden 256, 4/2 heads, FF 1024,
+ * vocab 151,936 tied; ~42.8M parameters): forward+backward training tokens/s (batch 8 × 128), sampling tokens/s at
+ * K = 8 with a KV cache (64-token prompt, 128 new tokens, top-p 0.9), and one full MaxEnt-GRPO step (P prompts × K
+ * candidates sampled together, reference log-probs, policy fwd+bwd of the weighted NLL per group, clip + AdamW).
+ * The peer is `bench/torch_model.py` (PyTorch eager, same config and sizes) run as a subprocess in the same
+ * invocation, before maxent in each round, with as many threads as OpenBLAS uses for maxent.
+ *
+ * Prints the maxent/PyTorch speed ratios, the machine's raw FFI sgemm GFLOP/s at 2048², each phase's model GFLOP/s
+ * (forward 2·N_params FLOPs per token + attention, fwd+bwd 3×) as a fraction of that peak, and the peak RSS of both
+ * processes (maxent: VmHWM of the Deno process; also the wasm heap, which holds every tensor).
+ *
+ * Environment: `MAXENT_PEER_ROUNDS` (default 1) repeats torch-then-maxent to give ranges; `MAXENT_PEER_GRPO`
+ * "P,K,prompt,new" (default "8,8,64,128"); `MAXENT_PEER_PHASES` a comma list of fwdbwd,sampling,grpo (default all);
+ * `MAXENT_PEER_TORCH2=1` also runs the pyenv `python3` (a newer torch) as a second column; `MAXENT_PEER_PYTHON` the
+ * interpreter of the first column (default /usr/bin/python3).
+ *
+ * Usage: `deno task bench peer`.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../src/backend/mod.ts";
+import { loadBlas } from "../src/backend/blas.ts";
+import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
+import type { ModelConfig } from "../src/model/config.ts";
+import { CausalLM } from "../src/model/transformer.ts";
+import { sampleLocal } from "../src/sampler/local.ts";
+import { collectRollouts } from "../src/train/rollout.ts";
+import { objectiveMicroStep } from "../src/train/objective_step.ts";
+import { packBatch } from "../src/train/batch.ts";
+import { AdamW, clipByGlobalNorm } from "../src/train/optimizer.ts";
+import type { RewardInput, RewardSet } from "../src/rewards/mod.ts";
+import type { Example } from "../src/data/mod.ts";
+import type { Report } from "./report.ts";
+
+const BATCH = 8;
+const SEQ = 128;
+const K = 8;
+const PROMPT = 64;
+const NEW = 128;
+
+type Phase = "fwdbwd" | "sampling" | "grpo";
+
+interface GrpoTimes {
+  sampling_s: number;
+  reference_s: number;
+  policy_s: number;
+  optimizer_s: number;
+  total_s: number;
+}
+
+/** What one side measured (seconds). */
+interface SideResult {
+  fwdbwd_s?: number;
+  sampling_s?: number;
+  grpo?: GrpoTimes;
+  peak_rss_mb: number;
+  threads: number | string;
+  torch?: string;
+  wasm_heap_mb?: number;
+  params?: number;
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set of this process (VmHWM), read through `cat` (Deno needs --allow-all to read /proc itself). */
+function peakRssMb(): number {
+  try {
+    const out = new Deno.Command("cat", { args: [`/proc/${Deno.pid}/status`] }).outputSync();
+    const kb = /VmHWM:\s*(\d+)\s*kB/.exec(new TextDecoder().decode(out.stdout))?.[1];
+    return kb ? Number(kb) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Bytes of the wasm backend's heap (it only grows, so this is its peak), or NaN on another backend. */
+function wasmHeapMb(): number {
+  // deno-lint-ignore no-explicit-any
+  const be = tf.backend() as any;
+  const n = be?.wasm?.HEAPU8?.buffer?.byteLength;
+  return typeof n === "number" ? n / 2 ** 20 : NaN;
+}
+
+/** Best of `reps` raw FFI sgemm calls at n³ (GFLOP/s), 2·n³ FLOPs each. */
+function sgemmGflops(n: number, reps = 3): number {
+  const { blas } = loadBlas();
+  if (!blas) return NaN;
+  const a = new Float32Array(n * n).map((_, i) => (i % 7) * 0.1);
+  const b = new Float32Array(n * n).map((_, i) => (i % 5) * 0.1);
+  const c = new Float32Array(n * n);
+  blas.sgemm(false, false, n, n, n, 1, a, b, 0, c);
+  let best = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    blas.sgemm(false, false, n, n, n, 1, a, b, 0, c);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+/**
+ * Model FLOPs of a forward pass over `tokens` tokens whose attention spans `ctx` keys on average: 2 per weight of
+ * every matmul (the tied head included, the embedding lookup not) plus 4·ctx·(heads·headDim) per layer for q·kᵀ and
+ * probs·v.
+ */
+function forwardFlops(c: ModelConfig, tokens: number, ctx: number): number {
+  const H = c.hiddenSize, I = c.intermediateSize, d = c.headDim;
+  const q = c.numAttentionHeads * d, kv = c.numKeyValueHeads * d;
+  const perLayer = H * q + 2 * H * kv + q * H + 3 * H * I;
+  const matmulParams = c.numHiddenLayers * perLayer + c.vocabSize * H;
+  return tokens * (2 * matmulParams + c.numHiddenLayers * 4 * ctx * q);
+}
+
+/** FLOPs of the phases, for GFLOP/s (fwd+bwd = 3 × forward; sampling = prefill + one forward per new token). */
+function phaseFlops(c: ModelConfig, grpo: number[]) {
+  const [P, G, T0, N] = grpo;
+  const sampling = (rows: number, prompts: number) =>
+    forwardFlops(c, prompts * T0, (T0 + 1) / 2) + forwardFlops(c, rows * N, T0 + N / 2);
+  const seqTokens = P * G * (T0 + N - 1);
+  return {
+    fwdbwd: 3 * forwardFlops(c, BATCH * (SEQ - 1), (SEQ + 1) / 2),
+    sampling: forwardFlops(c, PROMPT, (PROMPT + 1) / 2) + forwardFlops(c, K * NEW, PROMPT + NEW / 2),
+    grpoSampling: sampling(P * G, P),
+    grpoReference: forwardFlops(c, seqTokens, (T0 + N) / 2),
+    grpoPolicy: 3 * forwardFlops(c, seqTokens, (T0 + N) / 2),
+  };
+}
+
+/** Runs the PyTorch peer; returns its JSON or null (with the reason on stderr) when it cannot run. */
+async function runTorch(python: string, args: Record<string, unknown>): Promise<SideResult | null> {
+  const script = new URL("./torch_model.py", import.meta.url).pathname;
+  try {
+    const out = await new Deno.Command(python, {
+      args: [script, JSON.stringify(args)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | "));
+    return JSON.parse(text) as SideResult;
+  } catch (e) {
+    console.error(`peer bench: ${python} bench/torch_model.py failed: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** maxent's side of one round. */
+async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): Promise<SideResult> {
+  const result: SideResult = { peak_rss_mb: NaN, threads: "" };
+  const model = CausalLM.random(config, 0);
+  if (phases.includes("fwdbwd")) {
+    const rows = Array.from(
+      { length: BATCH },
+      (_, b) => Array.from({ length: SEQ }, (_, t) => (b * 7919 + t * 104729) % config.vocabSize),
+    );
+    const ids = tf.tensor2d(rows, [BATCH, SEQ], "int32");
+    const mask = tf.ones([BATCH, SEQ]) as tf.Tensor2D;
+    const once = () => {
+      const t0 = performance.now();
+      const { value, grads } = tf.variableGrads(() => tf.sum(model.tokenLogProbs(ids, mask)) as tf.Scalar);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+      return (performance.now() - t0) / 1000;
+    };
+    once(); // warm-up
+    const times = [once(), once()].sort((a, b) => a - b);
+    result.fwdbwd_s = times[0] + (times[1] - times[0]) / 2;
+    tf.dispose([ids, mask]);
+  }
+  if (phases.includes("sampling")) {
+    const prompt = Array.from({ length: PROMPT }, (_, t) => (t * 104729) % config.vocabSize);
+    const tokenizer = { eosTokenIds: [-1], padTokenId: 0, decode: (ids: number[]) => ids.join(" ") };
+    const params = { temperature: 1, topP: 0.9, topK: 0, minP: 0, repetitionPenalty: 1, maxTokens: NEW, seed: 1 };
+    await sampleLocal(model, tokenizer, { promptIds: [prompt], k: 1, params: { ...params, maxTokens: 4 } });
+    const times: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      await sampleLocal(model, tokenizer, { promptIds: [prompt], k: K, params: { ...params, seed: 1 + i } });
+      times.push((performance.now() - t0) / 1000);
+    }
+    result.sampling_s = (times[0] + times[1]) / 2;
+  }
+  if (phases.includes("grpo")) result.grpo = await grpoStep(model, config, grpo);
+  result.params = model.parameterCount();
+  model.dispose();
+  result.wasm_heap_mb = wasmHeapMb();
+  result.peak_rss_mb = peakRssMb();
+  return result;
+}
+
+/** One MaxEnt-GRPO step as the trainer runs it, micro-batch = one group of K, timed by phase. */
+async function grpoStep(policy: CausalLM, config: ModelConfig, grpo: number[]): Promise<GrpoTimes> {
+  const [P, G, T0, N] = grpo;
+  const reference = policy.frozenCopy();
+  const params = new Map<string, tf.Variable>();
+  for (const [name, v] of policy.weights) if (v.trainable) params.set(name, v);
+  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
+  const tokenizer = {
+    eosTokenIds: [-1],
+    padTokenId: 0,
+    decode: (ids: number[]) => ids.join(" "),
+    encode: (text: string) => text.split(" ").map(Number),
+  };
+  // the peer's reward: 1 when the completion's token sum is even
+  const rewards: RewardSet = {
+    names: ["parity"],
+    weights: [1],
+    score(batch: RewardInput[]) {
+      const v = batch.map((s) => (s.completion.split(" ").reduce((a, x) => a + Number(x), 0) % 2 === 0 ? 1 : 0));
+      return Promise.resolve({ names: ["parity"], perFunction: [v], total: v });
+    },
+  };
+  const prompts = Array.from({ length: P }, (_, p) => ({
+    text: "",
+    ids: Array.from({ length: T0 }, (_, t) => (p * 7919 + t * 104729) % config.vocabSize),
+    truncated: false,
+  }));
+  const examples: Example[] = prompts.map((_, p) => ({ prompt: `p${p}`, row: {}, source: `bench#${p}` }));
+  const generation = { temperature: 1, topP: 0.9, topK: 0, minP: 0, repetitionPenalty: 1, maxTokens: N, seed: 1 };
+  const settings = {
+    algorithm: "maxent-grpo" as const,
+    tau: 0.2,
+    beta: 0.04,
+    qTemperature: 1,
+    qEpsilon: 1e-6,
+    lengthNormalizeRef: true,
+  };
+  const t0 = performance.now();
+  const groups = await collectRollouts(
+    { kind: "local", model: policy },
+    tokenizer,
+    rewards,
+    examples,
+    prompts,
+    prompts.map((_, p) => p),
+    G,
+    generation,
+  );
+  const t1 = performance.now();
+  for (const g of groups) {
+    const batch = packBatch(g.candidates.map(() => g.prompt.ids), g.candidates.map((c) => c.ids), 0);
+    tf.tidy(() => reference.tokenLogProbs(batch.ids, batch.attention).dataSync());
+    batch.dispose();
+  }
+  const t2 = performance.now();
+  let sum = new Map<string, tf.Tensor>();
+  for (const g of groups) {
+    const { grads } = objectiveMicroStep(policy, null, [g], settings, 1 / P, 0);
+    if (sum.size === 0) sum = grads;
+    else {
+      for (const [name, gr] of grads) {
+        const prev = sum.get(name)!;
+        sum.set(name, tf.add(prev, gr));
+        prev.dispose();
+        gr.dispose();
+      }
+    }
+  }
+  await Promise.all([...sum.values()].map((g) => g.data()));
+  const t3 = performance.now();
+  const clipped = clipByGlobalNorm(sum, 1);
+  optimizer.step(clipped.grads, 1e-5);
+  for (const g of clipped.grads.values()) g.dispose();
+  await policy.trainableVariables()[0].data();
+  const t4 = performance.now();
+  optimizer.dispose();
+  reference.dispose();
+  const s = (ms: number) => ms / 1000;
+  return {
+    sampling_s: s(t1 - t0),
+    reference_s: s(t2 - t1),
+    policy_s: s(t3 - t2),
+    optimizer_s: s(t4 - t3),
+    total_s: s(t4 - t0),
+  };
+}
+
+function range(xs: number[], digits = 2): string {
+  const ok = xs.filter((x) => Number.isFinite(x));
+  if (ok.length === 0) return "–";
+  const lo = Math.min(...ok), hi = Math.max(...ok);
+  return lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
+}
+
+function median(xs: number[]): number {
+  const ok = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (ok.length === 0) return NaN;
+  const m = Math.floor(ok.length / 2);
+  return ok.length % 2 ? ok[m] : (ok[m - 1] + ok[m]) / 2;
+}
+
+/** Runs the peer suite. */
+export async function run(report: Report): Promise<void> {
+  const info = await initBackend("wasm");
+  const { blas } = loadBlas();
+  const threads = blas?.threads ?? 1;
+  const config = parseModelConfig(MODEL_PRESETS.bench(), "bench preset");
+  const rounds = Math.max(1, Number(env("MAXENT_PEER_ROUNDS") ?? "1") || 1);
+  const grpo = (env("MAXENT_PEER_GRPO") ?? "8,8,64,128").split(",").map(Number);
+  const phases = (env("MAXENT_PEER_PHASES") ?? "fwdbwd,sampling,grpo").split(",") as Phase[];
+  const pythons = [env("MAXENT_PEER_PYTHON") ?? "/usr/bin/python3"];
+  if (env("MAXENT_PEER_TORCH2") === "1") pythons.push("python3");
+  const torchArgs = {
+    threads,
+    batch: BATCH,
+    seq: SEQ,
+    k: K,
+    prompt: PROMPT,
+    new: NEW,
+    grpo,
+    micro: grpo[1],
+    reps: 2,
+    phases,
+  };
+  const flops = phaseFlops(config, grpo);
+
+  const peaks: number[] = [];
+  const torchRuns: SideResult[][] = pythons.map(() => []);
+  const maxentRuns: SideResult[] = [];
+  for (let r = 0; r < rounds; r++) {
+    peaks.push(sgemmGflops(2048));
+    for (let p = 0; p < pythons.length; p++) {
+      const t = await runTorch(pythons[p], torchArgs);
+      if (t) torchRuns[p].push(t);
+    }
+    maxentRuns.push(await runMaxent(config, phases, grpo));
+  }
+  const peak = median(peaks);
+  report({
+    name: "sgemm 2048², raw FFI",
+    value: peak,
+    unit: "GFLOP/s",
+    detail: `OpenBLAS ${threads} threads; ${range(peaks, 0)} over ${rounds} round(s)`,
+  });
+  const torchDesc = torchRuns.map((runs, p) =>
+    runs.length ? `torch ${runs[0].torch} (${pythons[p]}, ${runs[0].threads} threads)` : `${pythons[p]}: failed`
+  );
+  const maxentDesc = `maxent ${info.detail}`;
+
+  // one row per phase: maxent tok/s, ratio range against each torch, GFLOP/s and share of the sgemm peak
+  const phaseRows: Array<
+    { name: string; unit: string; tokens: number; flops: number; get: (s: SideResult) => number | undefined }
+  > = [
+    {
+      name: `fwd+bwd training, ${BATCH}×${SEQ}`,
+      unit: "tok/s",
+      tokens: BATCH * SEQ,
+      flops: flops.fwdbwd,
+      get: (s) => s.fwdbwd_s,
+    },
+    {
+      name: `sampling K=${K}, ${PROMPT}+${NEW} tokens, KV cache`,
+      unit: "tok/s",
+      tokens: K * NEW,
+      flops: flops.sampling,
+      get: (s) => s.sampling_s,
+    },
+    {
+      name: `MaxEnt-GRPO step, ${grpo[0]} prompts × K=${grpo[1]}, ${grpo[2]}+${grpo[3]} tokens`,
+      unit: "tok/s",
+      tokens: grpo[0] * grpo[1] * (grpo[2] + grpo[3]),
+      flops: flops.grpoSampling + flops.grpoReference + flops.grpoPolicy,
+      get: (s) => s.grpo?.total_s,
+    },
+  ];
+  for (const row of phaseRows) {
+    const ms = maxentRuns.map(row.get).filter((x): x is number => x !== undefined);
+    if (ms.length === 0) continue;
+    const gflops = ms.map((s) => row.flops / s / 1e9);
+    const ratios = torchRuns.map((runs) =>
+      runs.map((t, i) => {
+        const ts = row.get(t);
+        return ts === undefined || maxentRuns[i] === undefined ? NaN : ts / row.get(maxentRuns[i])!;
+      })
+    );
+    report({
+      name: `${row.name}: maxent/PyTorch speed`,
+      value: median(ratios[0] ?? []),
+      unit: "×",
+      detail: ratios.map((rs, p) => `${range(rs)} vs ${torchDesc[p]}`).join("; "),
+    });
+    report({
+      name: `${row.name}: maxent`,
+      value: row.tokens / median(ms),
+      unit: row.unit,
+      detail: `${range(gflops, 0)} GFLOP/s model FLOPs = ${
+        range(gflops.map((g) => (100 * g) / peak), 0)
+      }% of sgemm peak`,
+    });
+    torchRuns.forEach((runs, p) => {
+      const ts = runs.map(row.get).filter((x): x is number => x !== undefined);
+      if (ts.length === 0) return;
+      const g = ts.map((s) => row.flops / s / 1e9);
+      report({
+        name: `${row.name}: PyTorch`,
+        value: row.tokens / median(ts),
+        unit: row.unit,
+        detail: `${torchDesc[p]}; ${range(g, 0)} GFLOP/s = ${range(g.map((x) => (100 * x) / peak), 0)}% of sgemm peak`,
+      });
+    });
+  }
+  // GRPO phases of maxent vs torch
+  if (maxentRuns[0]?.grpo) {
+    const parts: Array<[keyof GrpoTimes, string, number]> = [
+      ["sampling_s", "sampling", flops.grpoSampling],
+      ["reference_s", "reference log-probs", flops.grpoReference],
+      ["policy_s", "policy fwd+bwd", flops.grpoPolicy],
+      ["optimizer_s", "clip + AdamW", 0],
+    ];
+    for (const [key, what, f] of parts) {
+      const ms = maxentRuns.map((s) => s.grpo![key]);
+      const ratios = torchRuns.map((runs) =>
+        runs.map((t, i) => (t.grpo ? t.grpo[key] / maxentRuns[i].grpo![key] : NaN))
+      );
+      const g = f ? `; maxent ${range(ms.map((s) => f / s / 1e9 / peak * 100), 0)}% of sgemm peak` : "";
+      report({
+        name: `GRPO step: ${what}: maxent/PyTorch speed`,
+        value: median(ratios[0] ?? []),
+        unit: "×",
+        detail: `maxent ${range(ms)} s; ` + ratios.map((rs, p) => `${range(rs)} vs ${torchDesc[p]}`).join("; ") + g,
+      });
+    }
+  }
+  const weightMb = (4 * (maxentRuns[0]?.params ?? NaN)) / 2 ** 20;
+  report({
+    name: "peak RSS, maxent",
+    value: median(maxentRuns.map((s) => s.peak_rss_mb)),
+    unit: "MB",
+    detail: `${maxentDesc}; wasm heap ${range(maxentRuns.map((s) => s.wasm_heap_mb ?? NaN), 0)} MB; f32 weights ${
+      weightMb.toFixed(0)
+    } MB`,
+  });
+  torchRuns.forEach((runs, p) => {
+    if (runs.length === 0) return;
+    report({
+      name: "peak RSS, PyTorch",
+      value: median(runs.map((s) => s.peak_rss_mb)),
+      unit: "MB",
+      detail: torchDesc[p],
+    });
+  });
+}
+
+if (import.meta.main) {
+  const { machineLine } = await import("./report.ts");
+  console.log(machineLine());
+  await run((r) => console.log(`${r.name}: ${r.value.toFixed(3)} ${r.unit} (${r.detail ?? ""})`));
+}
