@@ -108,3 +108,25 @@ export {
 export type { CausalLMOptions, HostTensor, ModelConfig } from "./src/model/mod.ts";
 export { adamWUpdate, initBackend, loadBlas } from "./src/backend/mod.ts";
 export type { AdamWStep, BackendChoice, BackendInfo, Blas, InitBackendOptions } from "./src/backend/mod.ts";
+export { completionNll, sftPairs, supervisedFineTune, trainSupervised } from "./src/train/sft.ts";
+export type { SftLoopOptions, SftOptions, SftPair, SftResult } from "./src/train/sft.ts";
+export { defaultModeOf, evalMetricsRow, evalSummary, evaluateModel, loadEvalExamples } from "./src/eval/evaluate.ts";
+export type { EvalOptions, EvalReport, PromptOutcome } from "./src/eval/evaluate.ts";
+export {
+  evaluateArm,
+  markdownTable,
+  parseArm,
+  parseArms,
+  parseSweep,
+  runCompare,
+  summarizeArms,
+} from "./src/experiment/mod.ts";
+export type {
+  ArmResult,
+  ArmSpec,
+  CompareOptions,
+  CompareResult,
+  ExperimentResults,
+  RunResult,
+  SweepSpec,
+} from "./src/experiment/mod.ts";

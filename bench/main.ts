@@ -21,6 +21,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   sampling: () => import("./sampling.ts"),
   train_step: () => import("./train_step.ts"),
   peer: () => import("./peer.ts"),
+  memory: () => import("./memory.ts"),
 };
 
 async function main(args: string[]): Promise<number> {

@@ -246,6 +246,11 @@ Deno.test("experiment compare: two arms, one seed, tiny sizes, writes results.js
       assertClose(arm.mean.meanK, cells.reduce((a: number, b: number) => a + b, 0) / cells.length, 1e-12);
     }
     assertEquals(res.arms[0].diff, null);
+    // the start model is evaluated the same way (same prompts and evaluation seeds)
+    assertMatch(r.err, /evaluating the start model/);
+    assertEquals(res.start.runs[0].rows.length, 2);
+    assertEquals(res.start.runs[0].rows[0].length, 3);
+    assertEquals(res.start.runs[0].steps, 0);
     const d = res.arms[1].diff.coverageK;
     assert(d.low <= d.meanDiff && d.meanDiff <= d.high);
     // the recipe each run trained with: the arm's keys on the shared base

@@ -340,6 +340,7 @@ Deno.test("modules_to_save: a trainable copy, used by the policy only, saved und
 
 Deno.test("no tensor leak over repeated training and reference passes", () => {
   const model = frozen();
+  const empty = tf.memory().numTensors;
   const ad = LoraAdapters.create(model, { ...settings, dropout: 0.1 }, 14).attach(model);
   const ref = adapterFreeView(model);
   const vars = model.trainableVariables();
@@ -358,5 +359,6 @@ Deno.test("no tensor leak over repeated training and reference passes", () => {
   const n = tf.memory().numTensors;
   ad.dispose();
   assertEquals(tf.memory().numTensors, n - vars.length);
+  assertEquals(tf.memory().numTensors, empty);
   model.dispose();
 });

@@ -63,6 +63,30 @@ Deno.test("config: Qwen3 explicit head_dim and attention_bias; Llama 3 rope scal
   assertEquals(ll.ropeScaling?.factor, 32);
 });
 
+Deno.test("config: transformers 5 `rope_parameters` (theta and llama3 scaling) take precedence", () => {
+  const c = parseModelConfig({
+    ...QWEN2,
+    architectures: ["LlamaForCausalLM"],
+    rope_theta: undefined,
+    rope_parameters: {
+      factor: 8.0,
+      high_freq_factor: 4.0,
+      low_freq_factor: 1.0,
+      original_max_position_embeddings: 64,
+      rope_theta: 500000.0,
+      rope_type: "llama3",
+    },
+  }, "v5");
+  assertEquals([c.ropeTheta, c.ropeScaling?.factor], [500000, 8]);
+  const d = parseModelConfig({ ...QWEN2, rope_parameters: { rope_theta: 1e6, rope_type: "default" } }, "v5d");
+  assertEquals([d.ropeTheta, d.ropeScaling], [1e6, null]);
+  assertThrows(
+    () => parseModelConfig({ ...QWEN2, rope_parameters: { rope_theta: 1e6, rope_type: "yarn" } }, "f"),
+    MaxentError,
+    "rope_parameters.rope_type",
+  );
+});
+
 Deno.test("config: unsupported architecture, rope_scaling type or field → MaxentError naming file and field", () => {
   assertThrows(
     () => parseModelConfig({ ...QWEN2, architectures: ["MistralForCausalLM"] }, "m/config.json"),

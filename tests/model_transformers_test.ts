@@ -2,7 +2,8 @@
  * Cross-check with Hugging Face transformers (Python, only when `python3 -c "import transformers, torch"` works):
  * checkpoints maxent writes load in transformers unchanged (no missing, unexpected or mismatched keys) and their
  * token log-probs match maxent's to 1e-4, for Qwen2, Llama 3 (rope scaling) and Qwen3, in F32 and BF16; and a
- * `maxent init` directory scored by `maxent score` matches transformers too.
+ * `maxent init` directory scored by `maxent score` matches transformers too; and checkpoints transformers writes
+ * (`save_pretrained`, its current config.json format) load in maxent with the same log-probs.
  */
 import * as tf from "@tensorflow/tfjs";
 import { assertClose, assertEquals } from "./assert.ts";
@@ -212,6 +213,68 @@ Deno.test({
       for (let i = 0; i < archs.length; i++) {
         assertEquals(theirs[i].bad, {});
         assertClose(ours[i], theirs[i].logprobs, 1e-4, archs[i]);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const PY_WRITE = `
+import json, sys, torch
+from transformers import AutoConfig, AutoModelForCausalLM
+jobs = json.loads(sys.stdin.read())
+out = []
+torch.manual_seed(0)
+for job in jobs:
+    kw = dict(job["config"])
+    kw.pop("architectures", None)
+    cfg = AutoConfig.for_model(kw.pop("model_type"), **kw)
+    m = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").float()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + 0.3 * (torch.rand_like(p) * 2 - 1))
+            else:
+                p.copy_(0.3 * (torch.rand_like(p) * 2 - 1))
+    m.eval()
+    m.save_pretrained(job["dir"], safe_serialization=True)
+    ids = job["ids"]
+    with torch.no_grad():
+        logits = m(torch.tensor([ids])).logits[0].double()
+    lp = torch.log_softmax(logits, -1)
+    out.append([lp[t, ids[t + 1]].item() for t in range(len(ids) - 1)])
+print(json.dumps(out))
+`;
+
+Deno.test({
+  name: "checkpoints written by transformers (save_pretrained) load in maxent with the same log-probs",
+  ignore: !available,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "maxent_hf_write_" });
+    try {
+      const names = Object.keys(CONFIGS);
+      const jobs = names.map((n) => ({ dir: `${dir}/${n}`, config: CONFIGS[n], ids: IDS }));
+      const p = new Deno.Command("python3", {
+        args: ["-c", PY_WRITE],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .spawn();
+      const w = p.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify(jobs)));
+      await w.close();
+      const r = await p.output();
+      if (!r.success) throw new Error(`python failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`);
+      const theirs = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").pop()!) as number[][];
+      for (let i = 0; i < names.length; i++) {
+        const model = await CausalLM.load(jobs[i].dir);
+        const ours = tf.tidy(() =>
+          Array.from(model.tokenLogProbs(tf.tensor2d([IDS], undefined, "int32"), tf.ones([1, IDS.length])).dataSync())
+        );
+        model.dispose();
+        assertClose(ours, theirs[i], 1e-4, names[i]);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -10,6 +10,7 @@ import { registerBlasMatMul } from "./matmul.ts";
 import { registerFastKernels } from "./fast_kernels.ts";
 import { registerWasmUnsortedSegmentSum } from "./segment_sum.ts";
 import { registerAdamW } from "./adamw.ts";
+import { registerLmHeadKernels } from "./lm_head.ts";
 import { registerBroadcastMatMulGradient } from "./matmul_grad.ts";
 import type { KernelSwap } from "./registry.ts";
 
@@ -138,6 +139,7 @@ function accelerate(name: "wasm" | "cpu"): { blas: boolean; note: string } {
   const { blas, reason } = loadBlas();
   if (!blas) return { blas: false, note: `no BLAS: ${reason}` };
   swaps.push(...registerBlasMatMul(blas, name));
+  swaps.push(...registerLmHeadKernels(blas, name));
   const version = blas.config.split(" ").slice(0, 2).join(" ") || "BLAS";
   return { blas: true, note: `${version} ${blas.threads} thread${blas.threads === 1 ? "" : "s"} (${blas.path})` };
 }

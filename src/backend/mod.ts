@@ -14,3 +14,4 @@
 export { type BackendChoice, type BackendInfo, initBackend, type InitBackendOptions } from "./init.ts";
 export { type Blas, loadBlas } from "./blas.ts";
 export { type AdamWStep, adamWUpdate } from "./adamw.ts";
+export { lmHeadGrad, lmHeadLogProbs } from "./lm_head.ts";

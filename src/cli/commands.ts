@@ -23,6 +23,7 @@ import { weightsCommand } from "./weights.ts";
 import { dataCommand } from "./data.ts";
 import { downloadCommand } from "./download.ts";
 import { uploadCommand } from "./upload.ts";
+import { mergeCommand } from "./merge.ts";
 import { sftCommand } from "./sft.ts";
 import { evalCommand } from "./eval.ts";
 import { experimentCommand } from "./experiment.ts";
@@ -46,4 +47,5 @@ export const commands: Array<(ctx: CliContext) => AnyCommand> = [
   dataCommand,
   downloadCommand,
   uploadCommand,
+  mergeCommand,
 ];

@@ -6,7 +6,8 @@ import { Command, Option } from "@commander-js/extra-typings";
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../errors.ts";
 import { type BackendChoice, initBackend } from "../backend/mod.ts";
-import { CausalLM } from "../model/transformer.ts";
+import { loadModelConfig } from "../model/config.ts";
+import { CausalLM, expectedTensorShapes } from "../model/transformer.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import type { CliContext } from "./context.ts";
 
@@ -57,7 +58,11 @@ export function scoreCommand(ctx: CliContext) {
       if (opts.completion !== undefined && opts.prompt === undefined) {
         throw new UsageError("--completion needs --prompt");
       }
-      await initBackend(opts.backend as BackendChoice, { log: (l) => ctx.err(l) });
+      // float32 weights plus headroom for activations: lets `auto` avoid the 4 GiB wasm heap for big models
+      const config = await loadModelConfig(opts.model);
+      let params = 0;
+      for (const shape of expectedTensorShapes(config).values()) params += shape.reduce((a, b) => a * b, 1);
+      await initBackend(opts.backend as BackendChoice, { log: (l) => ctx.err(l), modelBytes: params * 4 * 1.25 });
       const model = await CausalLM.load(opts.model, { trainable: false });
       try {
         let ids: number[];

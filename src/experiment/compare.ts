@@ -13,7 +13,8 @@ import { readEnv } from "../env.ts";
 import { type Backend, type LoadedRecipe, parseRecipe } from "../recipe/mod.ts";
 import { train } from "../train/trainer.ts";
 import { writeFileAtomic } from "../train/checkpoint.ts";
-import { hubOptionsFromEnv, resolveDatasetFiles } from "../hub/mod.ts";
+import { hubOptionsFromEnv, resolveDatasetFiles, resolveModel } from "../hub/mod.ts";
+import { initBackend } from "../backend/mod.ts";
 import { loadEvalExamples } from "../eval/evaluate.ts";
 import { resolveRewards } from "../rewards/mod.ts";
 import { CausalLM } from "../model/transformer.ts";
@@ -21,7 +22,7 @@ import { Tokenizer } from "../tokenizer/mod.ts";
 import type { Example } from "../data/mod.ts";
 import { armDirName, armOverrides, type ArmSpec, type SweepSpec } from "./arms.ts";
 import { evaluateArm } from "./evaluate_arm.ts";
-import { type ExperimentResults, jsonSettings, type RunResult, summarizeArms } from "./results.ts";
+import { type ExperimentResults, jsonSettings, metricMeans, type RunResult, summarizeArms } from "./results.ts";
 import { experimentFigure, experimentHtml } from "./report.ts";
 
 /** Options of {@linkcode runCompare}. */
@@ -185,6 +186,33 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     reportPath: join(opts.out, "report.html"),
     figurePath: join(opts.out, "figure.svg"),
   };
+  // ── the start model, evaluated the same way (what RL changed); reused when present
+  const startDir = join(opts.out, "start");
+  const startKey = JSON.stringify({ model: base.model_name_or_path, evalSeeds, k, temperature, n: examples.length });
+  let start: RunResult | null = await readRun(startDir, startKey);
+  if (!start) {
+    log(`evaluating the start model ${base.model_name_or_path} (${examples.length} prompts × ${evalSeedsN} seed(s))`);
+    await initBackend(opts.backend ?? base.backend, { log: () => {} });
+    const modelDir = await resolveModel(base.model_name_or_path, base.model_revision, hubOpts);
+    const evaluated = await evaluateModelDir(
+      modelDir,
+      base.max_completion_length,
+      base.system_prompt,
+      base.chat_template,
+    );
+    start = {
+      seed: base.seed,
+      outputDir: modelDir,
+      steps: 0,
+      trainSeconds: 0,
+      evalSeconds: evaluated.seconds,
+      rewardCurve: [],
+      evalSeeds,
+      rows: evaluated.rows,
+    };
+    await Deno.mkdir(startDir, { recursive: true });
+    await writeFileAtomic(join(startDir, "run.json"), JSON.stringify({ key: startKey, run: start }) + "\n");
+  }
   let results = await writeOutputs();
   for (const [i, { arm, seed }] of plan.entries()) {
     const dir = join(opts.out, armDirName(arm), `seed-${seed}`);
@@ -211,22 +239,12 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     });
     const trainSeconds = (performance.now() - t0) / 1000;
     log(`${tag}: evaluating ${examples.length} prompts × ${evalSeedsN} seed(s) × k=${k}`);
-    const model = await CausalLM.load(trained.outputDir, { trainable: false });
-    let evaluated;
-    try {
-      const tokenizer = await Tokenizer.load(trained.outputDir);
-      evaluated = await evaluateArm(model, tokenizer, examples, {
-        rewards: judge,
-        k,
-        temperature,
-        maxTokens: loaded.recipe.max_completion_length,
-        seeds: evalSeeds,
-        systemPrompt: loaded.recipe.system_prompt,
-        chatTemplate: loaded.recipe.chat_template,
-      });
-    } finally {
-      model.dispose();
-    }
+    const evaluated = await evaluateModelDir(
+      trained.outputDir,
+      loaded.recipe.max_completion_length,
+      loaded.recipe.system_prompt,
+      loaded.recipe.chat_template,
+    );
     const run: RunResult = {
       seed,
       outputDir: dir,
@@ -254,6 +272,24 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   }
   log(`results: ${paths.resultsPath}; report: ${paths.reportPath}`);
   return { results, ...paths };
+
+  async function evaluateModelDir(dir: string, maxTokens: number, systemPrompt?: string, chatTemplate?: string) {
+    const model = await CausalLM.load(dir, { trainable: false });
+    try {
+      const tokenizer = await Tokenizer.load(dir);
+      return await evaluateArm(model, tokenizer, examples, {
+        rewards: judge,
+        k,
+        temperature,
+        maxTokens,
+        seeds: evalSeeds,
+        systemPrompt,
+        chatTemplate,
+      });
+    } finally {
+      model.dispose();
+    }
+  }
 
   async function writeOutputs(): Promise<ExperimentResults> {
     const done = new Set(
@@ -289,6 +325,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         baseline,
         { resamples: opts.resamples },
       ),
+      start: start ? { mean: metricMeans([start]), runs: [start] } : undefined,
       missing: plan.map((p) => `${p.arm.label} seed-${p.seed}`).filter((x) => !done.has(x)),
     };
     if (opts.sweep) {

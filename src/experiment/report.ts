@@ -94,7 +94,8 @@ export function markdownTable(r: ExperimentResults): string {
       )
     } |`
   );
-  return [head, sep, ...rows].join("\n");
+  const start = r.start ? [`| start model (no RL) | ${names.map((n) => f3(r.start!.mean[n])).join(" | ")} |`] : [];
+  return [head, sep, ...start, ...rows].join("\n");
 }
 
 /** The whole report as one HTML page. */
@@ -109,6 +110,11 @@ export function experimentHtml(r: ExperimentResults): string {
       names.map((n) => `<td>${f3(a.mean[n])}</td><td>${escapeHtml(diffText(a, n, r.baseline))}</td>`).join("")
     }<td>${Number.isFinite(secs) ? secs.toFixed(0) : "–"}</td></tr>`;
   }).join("");
+  const startRow = r.start
+    ? `<tr><td>start model (no RL)</td><td>–</td>${
+      names.map((n) => `<td>${f3(r.start!.mean[n])}</td><td></td>`).join("")
+    }<td>–</td></tr>`
+    : "";
   const settings = r.arms.map((a) =>
     `<tr><td>${escapeHtml(a.label)}</td><td><code>${escapeHtml(JSON.stringify(a.settings))}</code></td></tr>`
   ).join("");
@@ -135,7 +141,7 @@ td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px;text-align:right}td:f
       Math.round(r.bootstrap.level * 100)
     }% paired-bootstrap intervals (${r.bootstrap.resamples} resamples of ${escapeHtml(r.bootstrap.unit)}).</p>
 ${missing}
-<table>${header}${rows}</table>
+<table>${header}${startRow}${rows}</table>
 <div class="charts">${charts.join("\n")}</div>
 <h2>Arms</h2><table><tr><th>arm</th><th>recipe keys</th></tr>${settings}</table>
 <p>Generated ${escapeHtml(r.createdAt)} by <code>maxent experiment compare</code>; the numbers are in results.json.</p>

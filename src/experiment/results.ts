@@ -72,6 +72,8 @@ export interface ExperimentResults {
   bootstrap: { resamples: number; level: number; unit: string };
   arms: ArmResult[];
   sweep?: SweepResult;
+  /** The start model (before RL), evaluated the same way. */
+  start?: { mean: MetricMeans; runs: RunResult[] };
   /** Runs still missing (a time-boxed or interrupted experiment): `arm seed-s`. */
   missing: string[];
 }

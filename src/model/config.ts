@@ -60,6 +60,7 @@ const RopeScalingSchema = z.object({
   low_freq_factor: z.number().positive().optional(),
   high_freq_factor: z.number().positive().optional(),
   original_max_position_embeddings: posInt.optional(),
+  rope_theta: z.number().positive().optional(),
 }).nullable().optional();
 
 const ConfigSchema = z.object({
@@ -76,6 +77,7 @@ const ConfigSchema = z.object({
   rms_norm_eps: z.number().positive().optional(),
   rope_theta: z.number().positive().optional(),
   rope_scaling: RopeScalingSchema,
+  rope_parameters: RopeScalingSchema,
   max_position_embeddings: posInt.optional(),
   tie_word_embeddings: z.boolean().optional(),
   attention_bias: z.boolean().optional(),
@@ -142,28 +144,31 @@ export function parseModelConfig(json: unknown, file: string): ModelConfig {
     headDim = c.hidden_size / c.num_attention_heads;
   }
   if (headDim % 2 !== 0) throw new MaxentError(`${file}: field "head_dim": ${headDim} must be even for RoPE`);
+  // transformers ≥ 5 writes `rope_parameters` ({rope_theta, rope_type, …}); older configs `rope_theta` + `rope_scaling`.
+  const ropeField = c.rope_parameters ? "rope_parameters" : "rope_scaling";
+  const rope = c.rope_parameters ?? c.rope_scaling;
   let ropeScaling: Llama3RopeScaling | null = null;
-  if (c.rope_scaling) {
-    const type = c.rope_scaling.rope_type ?? c.rope_scaling.type ?? "default";
+  if (rope) {
+    const type = rope.rope_type ?? rope.type ?? "default";
     if (type === "llama3") {
-      const rs = c.rope_scaling;
       const need = ["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"] as const;
       for (const k of need) {
-        if (rs[k] === undefined) throw new MaxentError(`${file}: field "rope_scaling.${k}" is required for llama3`);
+        if (rope[k] === undefined) throw new MaxentError(`${file}: field "${ropeField}.${k}" is required for llama3`);
       }
       ropeScaling = {
         ropeType: "llama3",
-        factor: rs.factor!,
-        lowFreqFactor: rs.low_freq_factor!,
-        highFreqFactor: rs.high_freq_factor!,
-        originalMaxPositionEmbeddings: rs.original_max_position_embeddings!,
+        factor: rope.factor!,
+        lowFreqFactor: rope.low_freq_factor!,
+        highFreqFactor: rope.high_freq_factor!,
+        originalMaxPositionEmbeddings: rope.original_max_position_embeddings!,
       };
     } else if (type !== "default") {
       throw new MaxentError(
-        `${file}: field "rope_scaling.rope_type": unsupported type "${type}" (supported: llama3, default)`,
+        `${file}: field "${ropeField}.rope_type": unsupported type "${type}" (supported: llama3, default)`,
       );
     }
   }
+  const ropeTheta = c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000;
   const attentionBias = c.attention_bias ?? false;
   const eos = c.eos_token_id;
   return {
@@ -177,7 +182,7 @@ export function parseModelConfig(json: unknown, file: string): ModelConfig {
     numKeyValueHeads,
     headDim,
     rmsNormEps: c.rms_norm_eps ?? 1e-6,
-    ropeTheta: c.rope_theta ?? 10000,
+    ropeTheta,
     ropeScaling,
     maxPositionEmbeddings: c.max_position_embeddings ?? 32768,
     tieWordEmbeddings: c.tie_word_embeddings ?? false,

@@ -121,10 +121,12 @@ export function targetLogProbs(
               logits.dispose();
               const probs = tf.exp(shifted);
               shifted.dispose();
-              const dlogits = tf.mul(probs, negDy) as tf.Tensor2D;
+              // dlogits = diag(−dy)·p; the row scaling moves onto the thin [R, H] side of each product:
+              // dh = diag(−dy)·(p·W), dW = pᵀ·(diag(−dy)·h), so no extra pass over the [R, V] block.
+              const dwc = tf.matMul(probs, tf.mul(hc, negDy), true, false) as tf.Tensor2D;
+              const dhc = tf.mul(tf.matMul(probs, wS), negDy) as tf.Tensor2D;
               probs.dispose();
-              const dwc = tf.matMul(dlogits, hc, true, false);
-              return [tf.matMul(dlogits, wS), dw === null ? dwc : tf.add(dw, dwc)] as [tf.Tensor2D, tf.Tensor2D];
+              return [dhc, dw === null ? dwc : tf.add(dw, dwc)] as [tf.Tensor2D, tf.Tensor2D];
             });
             dw?.dispose();
             dw = dwNext;

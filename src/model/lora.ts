@@ -108,13 +108,22 @@ function mix(a: number, b: number): number {
   return h >>> 0;
 }
 
+/** A trainable variable holding `t`'s data; `t` itself is released. */
+function trainableVariable(t: tf.Tensor): tf.Variable {
+  const v = tf.variable(t, true);
+  t.dispose();
+  return v;
+}
+
 /** x·W with W frozen: the gradient goes to x only (dx = dy·Wᵀ), never computing the unused dW = xᵀ·dy. */
 function frozenMatMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  // deno-lint-ignore no-explicit-any
-  const f = tf.customGrad(((xi: tf.Tensor) => ({
-    value: tf.matMul(xi as tf.Tensor2D, w),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, w, false, true),
-  })) as any);
+  const f = tf.customGrad(
+    ((xi: tf.Tensor) => ({
+      value: tf.matMul(xi as tf.Tensor2D, w),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, w, false, true),
+      // deno-lint-ignore no-explicit-any
+    })) as any,
+  );
   return f(x) as tf.Tensor2D;
 }
 
@@ -172,8 +181,8 @@ export class LoraAdapters implements ProjectionAdapter {
         // PEFT draws A [r, in] row-major; hold Aᵀ [in, r]
         const aPeft = new Float32Array(r * fin);
         for (let i = 0; i < aPeft.length; i++) aPeft[i] = (2 * rand() - 1) * bound;
-        ad.a.set(mod, tf.variable(tf.tensor2d(transposeHost(aPeft, r, fin), [fin, r]), true));
-        ad.b.set(mod, tf.variable(tf.zeros([r, fout]), true));
+        ad.a.set(mod, trainableVariable(tf.tensor2d(transposeHost(aPeft, r, fin), [fin, r])));
+        ad.b.set(mod, trainableVariable(tf.zeros([r, fout])));
       }
       if (!any) {
         throw new MaxentError(
@@ -182,7 +191,7 @@ export class LoraAdapters implements ProjectionAdapter {
         );
       }
       for (const name of savedWeightNames(model.config, settings.modulesToSave ?? [])) {
-        ad.saved.set(name, tf.variable(tf.clone(model.weights.get(name)!), true));
+        ad.saved.set(name, trainableVariable(tf.clone(model.weights.get(name)!)));
       }
     } catch (e) {
       ad.dispose();
@@ -195,7 +204,7 @@ export class LoraAdapters implements ProjectionAdapter {
    * Loads PEFT adapters (`dir/adapter_config.json` + `dir/adapter_model.safetensors`) for `model`, checking every
    * tensor's name and shape. Dropout settings come from the config; `seed` seeds the dropout masks.
    */
-  static async load(dir: string, model: CausalLM, seed = 0): Promise<LoraAdapters> {
+  static async load(dir: string, model: { config: ModelConfig }, seed = 0): Promise<LoraAdapters> {
     const settings = await readAdapterConfig(dir);
     const ad = new LoraAdapters(settings);
     ad.dropoutSeed = seed;
@@ -205,42 +214,45 @@ export class LoraAdapters implements ProjectionAdapter {
       const modules = projectionModules(model.config);
       const shapes = expectedTensorShapes(model.config);
       const savedNames = new Set(savedWeightNames(model.config, settings.modulesToSave ?? []));
-      for (const name of header.tensors.keys()) {
+      // check every name and shape before reading any data
+      const want = new Map<string, number[]>();
+      for (const [name, e] of header.tensors) {
         if (!name.startsWith(PEFT_PREFIX)) throw new MaxentError(`${file}: unexpected tensor "${name}"`);
         const inner = name.slice(PEFT_PREFIX.length);
         const m = /^(.*)\.lora_([AB])\.weight$/.exec(inner);
-        const t = await readSafetensorsTensor(header, name);
         if (m) {
           const dims = modules.get(m[1]);
           if (!dims) throw new MaxentError(`${file}: "${name}" names no projection of this model`);
-          const [fin, fout] = dims;
-          const r = settings.r;
-          const want = m[2] === "A" ? [r, fin] : [fout, r];
-          checkShape(file, name, t.shape, want);
-          const [rows, cols] = want;
-          const v = tf.variable(tf.tensor2d(transposeHost(t.data, rows, cols), [cols, rows]), true);
-          (m[2] === "A" ? ad.a : ad.b).set(m[1], v);
+          want.set(name, m[2] === "A" ? [settings.r, dims[0]] : [dims[1], settings.r]);
         } else if (savedNames.has(inner)) {
-          const want = shapes.get(inner)!;
-          checkShape(file, name, t.shape, want);
-          const isProj = inner.endsWith("_proj.weight");
-          const v = isProj
-            ? tf.variable(tf.tensor2d(transposeHost(t.data, want[0], want[1]), [want[1], want[0]]), true)
-            : tf.variable(tf.tensor(t.data, want), true);
-          ad.saved.set(inner, v);
+          want.set(name, shapes.get(inner)!);
         } else {
           throw new MaxentError(`${file}: unexpected tensor "${name}" (not a LoRA weight or a module to save)`);
         }
+        checkShape(file, name, e.shape, want.get(name)!);
       }
-      for (const mod of ad.a.keys()) {
-        if (!ad.b.has(mod)) throw new MaxentError(`${file}: "${PEFT_PREFIX}${mod}.lora_A.weight" has no lora_B`);
-      }
-      for (const mod of ad.b.keys()) {
-        if (!ad.a.has(mod)) throw new MaxentError(`${file}: "${PEFT_PREFIX}${mod}.lora_B.weight" has no lora_A`);
+      // create the variables in the model's module order (as \`create\` does), not the file's alphabetical order, so
+      // sums over the variables (the gradient norm) add up in the same order in a resumed run
+      const transposed = async (name: string) => {
+        const t = await readSafetensorsTensor(header, name);
+        const [rows, cols] = t.shape;
+        return trainableVariable(tf.tensor2d(transposeHost(t.data, rows, cols), [cols, rows]));
+      };
+      for (const mod of modules.keys()) {
+        const an = `${PEFT_PREFIX}${mod}.lora_A.weight`, bn = `${PEFT_PREFIX}${mod}.lora_B.weight`;
+        if (!want.has(an) && !want.has(bn)) continue;
+        if (!want.has(an) || !want.has(bn)) throw new MaxentError(`${file}: ${mod} has only one of lora_A, lora_B`);
+        ad.a.set(mod, await transposed(an));
+        ad.b.set(mod, await transposed(bn));
       }
       if (ad.a.size === 0) throw new MaxentError(`${file}: no LoRA weights`);
       for (const n of savedNames) {
-        if (!ad.saved.has(n)) throw new MaxentError(`${file}: lacks "${PEFT_PREFIX}${n}" (modules_to_save)`);
+        if (!want.has(PEFT_PREFIX + n)) throw new MaxentError(`${file}: lacks "${PEFT_PREFIX}${n}" (modules_to_save)`);
+        if (n.endsWith("_proj.weight")) ad.saved.set(n, await transposed(PEFT_PREFIX + n));
+        else {
+          const t = await readSafetensorsTensor(header, PEFT_PREFIX + n);
+          ad.saved.set(n, trainableVariable(tf.tensor(t.data, t.shape)));
+        }
       }
     } catch (e) {
       ad.dispose();
@@ -472,4 +484,20 @@ export function namedTrainableVariables(model: CausalLM): Map<string, tf.Variabl
   const ad = model.adapter;
   if (ad instanceof LoraAdapters) { for (const [name, v] of ad.variables()) out.set(name, v); }
   return out;
+}
+
+/**
+ * Turns a trained model's card into an adapter repo's card, as PEFT's are: `library_name: peft`, a `lora` tag, and
+ * how to load it (PEFT on top of the base, or `maxent merge` for full weights).
+ */
+export function adapterModelCard(card: string, baseModel: string): string {
+  return card
+    .replace(/^library_name: maxent$/m, "library_name: peft")
+    .replace(/^tags:\n/m, "tags:\n  - lora\n")
+    .replace(
+      "It loads with `transformers` like its base model.",
+      `It is a LoRA adapter (PEFT format) for ${baseModel}: load it with ` +
+        "`PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), this_repo)`, or write merged full " +
+        "weights with `maxent merge <this dir> <out>`.",
+    );
 }

@@ -268,7 +268,7 @@ export class CausalLM {
     const trainable = opts.trainable ?? true;
     try {
       for await (const [name, t] of stream) {
-        const one = CausalLM.fromTensorsPartial(config, name, t, trainable);
+        const one = CausalLM.variableFromHost(name, t, expected.get(name)!, trainable);
         weights.get(name)?.dispose();
         weights.set(name, one);
       }
@@ -279,8 +279,8 @@ export class CausalLM {
     return new CausalLM(config, weights, opts.logitsChunkElements ?? DEFAULT_LOGITS_CHUNK_ELEMENTS);
   }
 
-  private static fromTensorsPartial(config: ModelConfig, name: string, t: HostTensor, trainable: boolean): tf.Variable {
-    const shape = expectedTensorShapes(config).get(name)!;
+  /** One weight as a variable: `*_proj.weight` transposed to [in, out], the rest as stored. */
+  private static variableFromHost(name: string, t: HostTensor, shape: number[], trainable: boolean): tf.Variable {
     if (isProjection(name)) {
       return toVariable(tf.tensor(transposeHost(t.data, shape[0], shape[1]), [shape[1], shape[0]]), trainable);
     }

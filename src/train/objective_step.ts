@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CausalLM } from "../model/transformer.ts";
+import { namedTrainableVariables } from "../model/lora.ts";
 import {
   drGrpoAdvantages,
   groupAdvantages,
@@ -157,7 +158,7 @@ export function objectiveMicroStep(
     }
 
     const names = new Map<string, string>();
-    for (const [name, v] of policy.weights) if (v.trainable) names.set(v.name, name);
+    for (const [name, v] of namedTrainableVariables(policy)) names.set(v.name, name);
     let policyLp: tf.Tensor2D | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const lp = policy.tokenLogProbs(batch.ids, batch.attention);

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { writeSafetensorsFile } from "../model/safetensors.ts";
+import { adapterModelCard, LoraAdapters } from "../model/lora.ts";
 import { modelCard } from "../hub/mod.ts";
 import { writeTrainingReport } from "../report/training.ts";
 import { TRAINER_STATE, writeFileAtomic } from "./checkpoint.ts";
@@ -24,7 +25,10 @@ async function copyTokenizerFiles(modelDir: string, dir: string): Promise<void> 
 
 /** Writes a complete checkpoint into `dir`; trainer_state.json goes last. */
 export async function writeCheckpointFiles(run: Run, dir: string, step: number): Promise<void> {
-  await run.policy.save(dir, { dtype: "F32" });
+  // with LoRA: the adapter in PEFT format (adapter_model.safetensors + adapter_config.json), not the base weights
+  const adapters = run.policy.adapter instanceof LoraAdapters ? run.policy.adapter : null;
+  if (adapters) await adapters.save(dir);
+  else await run.policy.save(dir, { dtype: "F32" });
   await copyTokenizerFiles(run.modelDir, dir);
   const state = await run.optimizer.stateTensors();
   await writeSafetensorsFile(join(dir, "optimizer.safetensors"), [...state.entries()], { dtype: "F32" });
@@ -41,6 +45,7 @@ export async function writeCheckpointFiles(run: Run, dir: string, step: number):
         algorithm: run.recipe.algorithm,
         optimizer_step: run.optimizer.stepCount,
         num_tokens: run.tokensSeen,
+        ...(adapters ? { lora_dropout_calls: adapters.dropoutCalls } : {}),
         data_order:
           "epoch e visits prompts in shuffled(indices, seed + e); micro-batch m takes stream items m·P…m·P+P−1",
         rng: "Philox4x32-10 keyed by (seed, prompt stream index, candidate, position): stateless",
@@ -55,13 +60,17 @@ export async function writeCheckpointFiles(run: Run, dir: string, step: number):
 /** Saves the final model and model card into output_dir, writes the report and pushes; returns the report path. */
 export async function finishTraining(run: Run): Promise<string> {
   const out = run.recipe.output_dir;
-  await run.policy.save(out, { dtype: "F32" });
+  const adapters = run.policy.adapter instanceof LoraAdapters ? run.policy.adapter : null;
+  if (adapters) await adapters.save(out);
+  else await run.policy.save(out, { dtype: "F32" });
   await copyTokenizerFiles(run.modelDir, out);
   const last = run.history.at(-1) ?? {};
   const knobs: Record<string, unknown> = { ...run.objective };
+  if (adapters) Object.assign(knobs, { lora_r: adapters.settings.r, lora_alpha: adapters.settings.alpha });
+  const card = (text: string) => (adapters ? adapterModelCard(text, run.recipe.model_name_or_path) : text);
   await writeFileAtomic(
     join(out, "README.md"),
-    modelCard({
+    card(modelCard({
       baseModel: run.recipe.model_name_or_path,
       datasets: run.recipe.dataset_name ? [run.recipe.dataset_name] : undefined,
       algorithm: run.recipe.algorithm,
@@ -71,7 +80,7 @@ export async function finishTraining(run: Run): Promise<string> {
           k,
         ) => [k, last[k]]),
       ),
-    }),
+    })),
   );
   const report = await writeTrainingReport(out, {
     algorithm: run.recipe.algorithm,

@@ -31,6 +31,7 @@ import { buildPrompts, type Example, loadExamples, loadMixture, shuffled } from 
 import type { BuiltPrompt } from "../data/prompt.ts";
 import { resolveRewards, type RewardSet } from "../rewards/mod.ts";
 import { CausalLM } from "../model/transformer.ts";
+import { adapterFreeView, DEFAULT_TARGET_MODULES, LoraAdapters, namedTrainableVariables } from "../model/lora.ts";
 import { loadModelConfig } from "../model/config.ts";
 import { readSafetensorsHeader, readSafetensorsTensor } from "../model/safetensors.ts";
 import type { HostTensor } from "./optimizer.ts";
@@ -147,11 +148,6 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
   if (!recipe.dataset_name && !recipe.dataset_mixture) {
     throw new MaxentError(`${loaded.file}: set dataset_name (a Hub id or local file) or dataset_mixture`);
   }
-  if (recipe.use_peft) {
-    throw new MaxentError(
-      `${loaded.file}: use_peft (LoRA) is not available in this version of maxent; set use_peft: false`,
-    );
-  }
 
   // ── output directory and resume
   const outputDir = recipe.output_dir;
@@ -184,8 +180,9 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
   const paramBytes = 4 * estimateParams(config);
   const backend = await initBackend(opts.backend ?? recipe.backend, {
     log,
-    // weights, gradients, two AdamW moments and a reference copy
-    modelBytes: paramBytes * 5,
+    // weights, gradients, two AdamW moments and a reference copy; with LoRA the frozen weights (shared with the
+    // reference) plus small adapters
+    modelBytes: recipe.use_peft ? paramBytes * 1.2 : paramBytes * 5,
   });
   log(`backend: ${backend.name}${backend.blas ? " + BLAS" : ""}`);
   const tokenizer = await Tokenizer.load(modelDir);
@@ -253,7 +250,30 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
   };
 
   // ── policy, reference, optimiser (from the checkpoint when resuming)
-  const policy = await CausalLM.load(resumeFrom ?? modelDir, { trainable: true });
+  // LoRA (use_peft): frozen base weights from the base model, adapters fresh or from the checkpoint
+  const policy = await CausalLM.load(recipe.use_peft ? modelDir : resumeFrom ?? modelDir, {
+    trainable: !recipe.use_peft,
+  });
+  const adapters = !recipe.use_peft
+    ? null
+    : resumeFrom
+    ? await LoraAdapters.load(resumeFrom, policy, recipe.seed)
+    : LoraAdapters.create(policy, {
+      r: recipe.lora_r,
+      alpha: recipe.lora_alpha,
+      dropout: recipe.lora_dropout,
+      targetModules: recipe.lora_target_modules ?? DEFAULT_TARGET_MODULES,
+      modulesToSave: recipe.lora_modules_to_save ?? null,
+      baseModel: recipe.model_name_or_path,
+      revision: recipe.model_revision && recipe.model_revision !== "main" ? recipe.model_revision : null,
+    }, recipe.seed);
+  adapters?.attach(policy);
+  if (adapters) {
+    log(
+      `LoRA: r ${adapters.settings.r}, α ${adapters.settings.alpha}, ${adapters.a.size} projections, ` +
+        `${adapters.parameterCount()} trainable of ${policy.parameterCount()} parameters`,
+    );
+  }
   const objective: ObjectiveSettings = recipe.algorithm === "maxent-grpo"
     ? {
       algorithm: "maxent-grpo",
@@ -285,13 +305,15 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
     };
   // The reference is the base model, also after a resume; it is needed only when β ≠ 0.
   const needsReference = objective.beta !== 0 || (objective.algorithm === "xdr-grpo" && objective.refTilt > 0);
+  // With LoRA the reference is the same base with the adapters off: no second copy of any weight.
   const reference = !needsReference
     ? null
+    : adapters
+    ? adapterFreeView(policy)
     : resumeFrom
     ? await CausalLM.load(modelDir, { trainable: false })
     : policy.frozenCopy();
-  const params = new Map<string, tf.Variable>();
-  for (const [name, v] of policy.weights) if (v.trainable) params.set(name, v);
+  const params: Map<string, tf.Variable> = namedTrainableVariables(policy);
   const optimizer = new AdamW(params, {
     beta1: recipe.adam_beta1,
     beta2: recipe.adam_beta2,
@@ -306,6 +328,7 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
     startStep = state.global_step;
     history = state.log_history ?? [];
     tokensSeen = state.num_tokens ?? 0;
+    if (adapters) adapters.dropoutCalls = state.lora_dropout_calls ?? 0;
     if (state.max_steps !== totalSteps) {
       log(`warning: the checkpoint was planned for ${state.max_steps} steps, this recipe plans ${totalSteps}`);
     }
@@ -436,6 +459,7 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
     dispose() {
       optimizer.dispose();
       reference?.dispose();
+      adapters?.dispose();
       policy.dispose();
     },
   };
