@@ -98,6 +98,7 @@ export {
   expectedTensorShapes,
   KVCache,
   loadModelConfig,
+  LoraAdapters,
   MODEL_PRESETS,
   parseModelConfig,
   readSafetensorsDir,
@@ -105,7 +106,7 @@ export {
   targetLogProbs,
   writeSafetensorsDir,
 } from "./src/model/mod.ts";
-export type { CausalLMOptions, HostTensor, ModelConfig } from "./src/model/mod.ts";
+export type { CausalLMOptions, HostTensor, LoraSettings, ModelConfig } from "./src/model/mod.ts";
 export { adamWUpdate, initBackend, loadBlas } from "./src/backend/mod.ts";
 export type { AdamWStep, BackendChoice, BackendInfo, Blas, InitBackendOptions } from "./src/backend/mod.ts";
 export { completionNll, sftPairs, supervisedFineTune, trainSupervised } from "./src/train/sft.ts";

@@ -5,7 +5,7 @@
  * full fine-tuning (reference = a frozen copy). cpu backend (+ FFI BLAS): the wasm heap (4 GiB) cannot hold these.
  *
  * Each case runs in its own process so its peak RSS (VmHWM) is its own. A step: sample K = 4 candidates for 4 prompts
- * (64-token prompts, `MAXENT_BENCH_NEW_TOKENS` new tokens, default 128, no end token), then the objective in 4
+ * (`MAXENT_BENCH_PROMPT_TOKENS`-token prompts, default 64, `MAXENT_BENCH_NEW_TOKENS` new tokens, default 128, no end token), then the objective in 4
  * micro-batches of one group (reference log-probs + policy forward/backward, gradients accumulated), clip + AdamW.
  * Reported: load time and peak RSS after loading, step time by phase, peak RSS, the float32 weight bytes, the live
  * tensor bytes at the end of the largest forward pass (weights + activations kept for backward), and
@@ -19,7 +19,7 @@ const CASES = ["0.5b-lora", "0.5b-full", "1.5b-lora"] as const;
 type CaseName = typeof CASES[number];
 const PROMPTS = 4;
 const K = 4;
-const PROMPT_TOKENS = 64;
+const PROMPT_TOKENS = Number(Deno.env.get("MAXENT_BENCH_PROMPT_TOKENS") ?? 64);
 
 interface ChildResult {
   case: CaseName;

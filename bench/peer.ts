@@ -3,7 +3,7 @@
  * vocab 151,936 tied; ~42.8M parameters): forward+backward training tokens/s (batch 8 × 128), sampling tokens/s at
  * K = 8 with a KV cache (64-token prompt, 128 new tokens, top-p 0.9), and one full MaxEnt-GRPO step (P prompts × K
  * candidates sampled together, reference log-probs, policy fwd+bwd of the weighted NLL per group, clip + AdamW).
- * The peer is `bench/torch_model.py` (PyTorch eager, same config and sizes) run as a subprocess in the same
+ * The peer is `bench/torch_peer.py` (PyTorch eager, same config and sizes) run as a subprocess in the same
  * invocation, before maxent in each round, with as many threads as OpenBLAS uses for maxent.
  *
  * Prints the maxent/PyTorch speed ratios, the machine's raw FFI sgemm GFLOP/s at 2048², each phase's model GFLOP/s
@@ -11,7 +11,7 @@
  * processes (maxent: VmHWM of the Deno process; also the wasm heap, which holds every tensor).
  *
  * Environment: `MAXENT_PEER_ROUNDS` (default 1) repeats torch-then-maxent to give ranges; `MAXENT_PEER_GRPO`
- * "P,K,prompt,new" (default "2,8,64,128"; the issue's full step is "8,8,64,128", ~4× longer); `MAXENT_PEER_PHASES` a comma list of fwdbwd,sampling,grpo (default all);
+ * "P,K,prompt,new" (default "2,8,64,128"; the issue's full step is "8,8,64,128", ~4× longer); `MAXENT_PEER_PHASES` a comma list of fwdbwd,sampling,memory,grpo (default all; memory = live tensor bytes of a training step under tf.profile, maxent only);
  * `MAXENT_PEER_TORCH2=1` also runs the pyenv `python3` (a newer torch) as a second column; `MAXENT_PEER_PYTHON` the
  * interpreter of the first column (default /usr/bin/python3).
  *
@@ -39,7 +39,7 @@ const K = 8;
 const PROMPT = 64;
 const NEW = 128;
 
-type Phase = "fwdbwd" | "sampling" | "grpo";
+type Phase = "fwdbwd" | "sampling" | "memory" | "grpo";
 
 interface GrpoTimes {
   sampling_s: number;
@@ -63,6 +63,17 @@ interface SideResult {
   torch?: string;
   wasm_heap_mb?: number;
   params?: number;
+  memory?: TrainMemory;
+}
+
+/** Live tensor bytes of one training step (fwd+bwd of 8 × 128 + AdamW) as the tfjs engine counts them. */
+interface TrainMemory {
+  /** float32 weights. */
+  weights: number;
+  /** Live bytes at the end of the forward pass minus those before it: what the tape keeps for the backward. */
+  activations: number;
+  /** Peak live bytes over the step (weights, AdamW moments, activations, gradients, temporaries). */
+  peak: number;
 }
 
 function env(name: string): string | undefined {
@@ -145,7 +156,7 @@ function phaseFlops(c: ModelConfig, grpo: number[]) {
 
 /** Runs the PyTorch peer; returns its JSON or null (with the reason on stderr) when it cannot run. */
 async function runTorch(python: string, args: Record<string, unknown>): Promise<SideResult | null> {
-  const script = new URL("./torch_model.py", import.meta.url).pathname;
+  const script = new URL("./torch_peer.py", import.meta.url).pathname;
   try {
     const out = await new Deno.Command(python, {
       args: [script, JSON.stringify(args)],
@@ -156,7 +167,7 @@ async function runTorch(python: string, args: Record<string, unknown>): Promise<
     if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" | "));
     return JSON.parse(text) as SideResult;
   } catch (e) {
-    console.error(`peer bench: ${python} bench/torch_model.py failed: ${(e as Error).message}`);
+    console.error(`peer bench: ${python} bench/torch_peer.py failed: ${(e as Error).message}`);
     return null;
   }
 }
@@ -202,6 +213,7 @@ async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): 
     result.sampling_s = (times[0] + times[1]) / 2;
     result.sampling_cpu_s = (cpu[0] + cpu[1]) / 2;
   }
+  if (phases.includes("memory")) result.memory = await trainMemory(model);
   if (phases.includes("grpo")) {
     const c0 = process.cpuUsage();
     result.grpo = await grpoStep(model, config, grpo);
@@ -212,6 +224,38 @@ async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): 
   result.wasm_heap_mb = wasmHeapMb();
   result.peak_rss_mb = peakRssMb();
   return result;
+}
+
+/** One training step (fwd+bwd of the summed log-probs of 8 × 128 tokens, clip, AdamW) under tf.profile. */
+async function trainMemory(model: CausalLM): Promise<TrainMemory> {
+  const config = model.config;
+  const params = new Map<string, tf.Variable>();
+  for (const [name, v] of model.weights) if (v.trainable) params.set(name, v);
+  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
+  const rows = Array.from(
+    { length: BATCH },
+    (_, b) => Array.from({ length: SEQ }, (_, t) => (b * 31 + t * 104729) % config.vocabSize),
+  );
+  const ids = tf.tensor2d(rows, [BATCH, SEQ], "int32");
+  const mask = tf.ones([BATCH, SEQ]) as tf.Tensor2D;
+  let before = 0, afterForward = 0;
+  const info = await tf.profile(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      before = tf.memory().numBytes;
+      const loss = tf.neg(tf.mean(model.tokenLogProbs(ids, mask))) as tf.Scalar;
+      afterForward = tf.memory().numBytes;
+      return loss;
+    });
+    value.dispose();
+    const byName = new Map<string, tf.Tensor>();
+    for (const [name, v] of params) byName.set(name, grads[v.name]);
+    const clipped = clipByGlobalNorm(byName, 1);
+    optimizer.step(clipped.grads, 1e-5);
+    for (const g of clipped.grads.values()) g.dispose();
+  });
+  tf.dispose([ids, mask]);
+  optimizer.dispose();
+  return { weights: 4 * model.parameterCount(), activations: afterForward - before, peak: info.peakBytes };
 }
 
 /** One MaxEnt-GRPO step as the trainer runs it, micro-batch = one group of K, timed by phase. */
@@ -323,7 +367,7 @@ export async function run(report: Report): Promise<void> {
   const config = parseModelConfig(MODEL_PRESETS.bench(), "bench preset");
   const rounds = Math.max(1, Number(env("MAXENT_PEER_ROUNDS") ?? "1") || 1);
   const grpo = (env("MAXENT_PEER_GRPO") ?? "2,8,64,128").split(",").map(Number);
-  const phases = (env("MAXENT_PEER_PHASES") ?? "fwdbwd,sampling,grpo").split(",") as Phase[];
+  const phases = (env("MAXENT_PEER_PHASES") ?? "fwdbwd,sampling,memory,grpo").split(",") as Phase[];
   const pythons = [env("MAXENT_PEER_PYTHON") ?? "/usr/bin/python3"];
   if (env("MAXENT_PEER_TORCH2") === "1") pythons.push("python3");
   const torchArgs = {
@@ -473,6 +517,22 @@ export async function run(report: Report): Promise<void> {
       weightMb.toFixed(0)
     } MB`,
   });
+  const mem = maxentRuns.map((s) => s.memory).filter((m): m is TrainMemory => m !== undefined);
+  if (mem.length > 0) {
+    // issue 8: training must not need more than 4 × the float32 weights (weights, gradients, two AdamW moments)
+    // plus activations
+    const mb = (b: number) => b / 2 ** 20;
+    const budget = mem.map((m) => 4 * m.weights + m.activations);
+    report({
+      name: `training step memory (fwd+bwd ${BATCH}×${SEQ} + AdamW), peak live tensors / (4·weights + activations)`,
+      value: median(mem.map((m, i) => m.peak / budget[i])),
+      unit: "×",
+      detail: `peak ${range(mem.map((m) => mb(m.peak)), 0)} MB; weights ${mb(mem[0].weights).toFixed(0)} MB, ` +
+        `activations kept for the backward ${range(mem.map((m) => mb(m.activations)), 0)} MB, budget ${
+          range(budget.map(mb), 0)
+        } MB`,
+    });
+  }
   torchRuns.forEach((runs, p) => {
     if (runs.length === 0) return;
     report({

@@ -45,7 +45,8 @@ Deno.test("demo: a shortened demo runs end to end (data → init → sft → tra
     assert(Number.isFinite(steps.at(-1)["eval/pass@k"]), JSON.stringify(steps.at(-1)));
     assert(Number.isFinite(r.startReward) && Number.isFinite(r.endReward));
     assert(Number.isFinite(r.eval["pass@k"]), JSON.stringify(r.eval));
-    assert(lines.at(-2)!.startsWith("demo: reward "), lines.at(-2));
+    assert(lines.at(-3)!.startsWith("demo: reward "), lines.at(-3));
+    assert(Number.isFinite(r.evalBefore["pass@1"]), JSON.stringify(r.evalBefore));
   } finally {
     await Deno.remove(out, { recursive: true });
   }

@@ -8,10 +8,12 @@ import {
   experimentHtml,
   markdownTable,
   metricMatrix,
+  movingAverage,
   parseArm,
   parseArms,
   parseSweep,
   type RunResult,
+  shortLabel,
   summarizeArms,
   warmStartRows,
 } from "../src/experiment/mod.ts";
@@ -310,4 +312,6 @@ Deno.test("report: markdown table and HTML from a hand-made results structure", 
   assertMatch(md, /\| maxent-grpo:tau=0\.2 \|.*\| 1\.000 \(\+0\.500 \[\+0\.500, \+0\.500\]\) \|/);
   const html = experimentHtml(results);
   assertMatch(html, /Not finished \(1 runs missing\)/);
+  assertEquals(movingAverage([[1, 1], [2, 3], [3, 5]], 2), [[1, 1], [2, 2], [3, 4]]);
+  assertEquals(shortLabel("maxent-grpo:tau=0.2"), "maxent τ=0.2");
 });

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Blas } from "./blas.ts";
 import { accessFor } from "./access.ts";
-import type { KernelSwap } from "./registry.ts";
+import { addKernel, type KernelSwap } from "./registry.ts";
 import { jsRowKernels, type RowKernels, simdRowKernels } from "./simd_exp.ts";
 
 /** Kernel name of the fused forward pass. */
@@ -149,17 +149,8 @@ export function lmHeadGradLoop(
 export function registerLmHeadKernels(blas: Blas, backendName: "wasm" | "cpu"): KernelSwap[] {
   const access = accessFor(backendName);
   const swaps: KernelSwap[] = [];
-  const register = (kernelName: string, kernelFunc: tf.KernelFunc) => {
-    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-    tf.registerKernel({ kernelName, backendName, kernelFunc });
-    swaps.push({
-      kernelName,
-      backendName,
-      restore() {
-        if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-      },
-    });
-  };
+  const register = (kernelName: string, kernelFunc: tf.KernelFunc) =>
+    swaps.push(addKernel({ kernelName, backendName, kernelFunc }));
   register(LM_HEAD_LOGPROBS_KERNEL, ({ inputs, backend }) => {
     const { h, w, targets } = inputs as Record<"h" | "w" | "targets", tf.TensorInfo>;
     const [N, H] = h.shape, V = w.shape[0];

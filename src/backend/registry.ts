@@ -61,8 +61,35 @@ export function replaceKernel(
   };
 }
 
-/** Puts every swapped kernel of `backendName` back to the stock one. */
+/** Kernels maxent adds that the backend has no stock version of, by "name/backend". */
+const addedKernels = new Map<string, tf.KernelConfig>();
+
+/**
+ * Registers a kernel the backend does not have (replacing an earlier registration of it); `restore()` and
+ * {@link restoreStockKernels} unregister it.
+ */
+export function addKernel(config: tf.KernelConfig): KernelSwap {
+  const { kernelName, backendName } = config;
+  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel(config);
+  addedKernels.set(`${kernelName}/${backendName}`, config);
+  return {
+    kernelName,
+    backendName,
+    restore() {
+      if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+      addedKernels.delete(`${kernelName}/${backendName}`);
+    },
+  };
+}
+
+/** Puts every swapped kernel of `backendName` back to the stock one and removes the kernels maxent added. */
 export function restoreStockKernels(backendName: string): void {
+  for (const [key, config] of addedKernels) {
+    if (config.backendName !== backendName) continue;
+    if (tf.getKernel(config.kernelName, backendName)) tf.unregisterKernel(config.kernelName, backendName);
+    addedKernels.delete(key);
+  }
   for (const [key, config] of stockKernels) {
     if (config.backendName !== backendName) continue;
     if (tf.getKernel(config.kernelName, backendName)) tf.unregisterKernel(config.kernelName, backendName);

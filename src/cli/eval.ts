@@ -9,8 +9,7 @@ import { hubOptionsFromEnv, resolveDatasetFiles, resolveModel } from "../hub/mod
 import { CausalLM } from "../model/transformer.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { readEnv } from "../env.ts";
-import { builtinRewards, resolveRewards, type RewardSet } from "../rewards/mod.ts";
-import { taskRewards } from "../tasks/dataset.ts";
+import { resolveRewards } from "../rewards/mod.ts";
 import { evalSummary, evaluateModel, loadEvalExamples } from "../eval/evaluate.ts";
 import type { CliContext } from "./context.ts";
 import { parseNumber, parsePositiveInt } from "./parse.ts";
@@ -51,14 +50,12 @@ export function evalCommand(ctx: CliContext) {
         promptColumn: opts.promptColumn,
         solutionColumn: opts.solutionColumn,
       }, { resolveFiles: (id, o) => resolveDatasetFiles(id, { ...o, ...hubOpts }), limit: opts.limit });
-      const rewards = Object.hasOwn(taskRewards, opts.reward) && !Object.hasOwn(builtinRewards, opts.reward)
-        ? taskRewardSet(opts.reward, opts.solutionColumn, opts.maxTokens)
-        : await resolveRewards({
-          names: [opts.reward],
-          solutionColumn: opts.solutionColumn,
-          maxCompletionLength: opts.maxTokens,
-          onWarning: (m) => log(`warning: ${m}`),
-        });
+      const rewards = await resolveRewards({
+        names: [opts.reward],
+        solutionColumn: opts.solutionColumn,
+        maxCompletionLength: opts.maxTokens,
+        onWarning: (m) => log(`warning: ${m}`),
+      });
       await initBackend((opts.backend ?? "auto") as Backend, { log });
       const tokenizer = await Tokenizer.load(modelDir);
       const model = await CausalLM.load(modelDir, { trainable: false });
@@ -84,16 +81,4 @@ export function evalCommand(ctx: CliContext) {
         model.dispose();
       }
     });
-}
-
-/** A task reward (`countdown`, `graph_colouring`) as a one-function reward set, whether or not the registry has it. */
-function taskRewardSet(name: string, solutionColumn: string, maxCompletionLength: number): RewardSet {
-  return {
-    names: [name],
-    weights: [1],
-    async score(batch) {
-      const values = await taskRewards[name](batch, { solutionColumn, maxCompletionLength });
-      return { names: [name], perFunction: [values], total: values.map((v) => v ?? 0) };
-    },
-  };
 }

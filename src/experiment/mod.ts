@@ -37,6 +37,6 @@ export {
   summarizeArms,
   type SweepResult,
 } from "./results.ts";
-export { experimentFigure, experimentHtml, markdownTable } from "./report.ts";
+export { experimentFigure, experimentHtml, markdownTable, movingAverage, shortLabel } from "./report.ts";
 export { type CompareOptions, type CompareResult, comparisonArms, runCompare } from "./compare.ts";
 export { warmStartRows } from "./warm_start.ts";

@@ -24,10 +24,25 @@ export function diffText(arm: ArmResult, name: MetricName, baseline: string): st
   return d ? `${signed(d.meanDiff)} [${signed(d.low)}, ${signed(d.high)}]` : "–";
 }
 
-/** The reward-over-steps chart (mean over training seeds). */
+/** A short label for narrow charts: `maxent-grpo:tau=0.2` → `maxent τ=0.2`. */
+export function shortLabel(label: string): string {
+  return label.replace(/^maxent-grpo/, "maxent").replace(/^xdr-grpo/, "xdr").replace(":", " ").replace(/\btau=/g, "τ=");
+}
+
+/** Trailing moving average over `window` points: m_i = mean(y_{i−window+1..i}). */
+export function movingAverage(points: Array<[number, number]>, window: number): Array<[number, number]> {
+  return points.map(([x], i) => {
+    const part = points.slice(Math.max(0, i - window + 1), i + 1);
+    return [x, part.reduce((a, p) => a + p[1], 0) / part.length];
+  });
+}
+
+/** The reward-over-steps chart (mean over training seeds, smoothed over ~1/16 of the run). */
 export function rewardChart(r: ExperimentResults, width = 460, height = 260): string {
-  return linePlot(r.arms.map((a) => ({ name: a.label, points: a.rewardCurve })), {
-    title: "training reward (mean over seeds)",
+  const steps = Math.max(0, ...r.arms.map((a) => a.rewardCurve.length));
+  const window = Math.max(1, Math.round(steps / 16));
+  return linePlot(r.arms.map((a) => ({ name: a.label, points: movingAverage(a.rewardCurve, window) })), {
+    title: `training reward (mean over seeds, ${window}-step moving average)`,
     xLabel: "step",
     width,
     height,
@@ -37,7 +52,7 @@ export function rewardChart(r: ExperimentResults, width = 460, height = 260): st
 /** Per metric, the arms' differences to the baseline with their intervals (dashed line: no difference). */
 export function diffChart(r: ExperimentResults, name: MetricName, width = 460, height = 260): string {
   const items = r.arms.filter((a) => a.label !== r.baseline && a.diff?.[name]).map((a) => ({
-    label: a.label,
+    label: shortLabel(a.label),
     value: a.diff![name]!.meanDiff,
     lo: a.diff![name]!.low,
     hi: a.diff![name]!.high,
@@ -55,7 +70,7 @@ export function sweepChart(r: ExperimentResults, name: MetricName, width = 460, 
   if (!r.sweep) return null;
   const items = r.sweep.points.flatMap((p) => {
     const d = r.arms.find((a) => a.label === p.label)?.diff?.[name];
-    return d ? [{ label: `${r.sweep!.key}=${p.value}`, value: d.meanDiff, lo: d.low, hi: d.high }] : [];
+    return d ? [{ label: shortLabel(`${r.sweep!.key}=${p.value}`), value: d.meanDiff, lo: d.low, hi: d.high }] : [];
   });
   if (items.length === 0) return null;
   return intervalPlot(items, {

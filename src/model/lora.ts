@@ -108,6 +108,18 @@ function mix(a: number, b: number): number {
   return h >>> 0;
 }
 
+/**
+ * An inverted-dropout mask [rows, cols]: 0 with probability p, else 1/(1 − p), from a seeded host PRNG. One tensor
+ * (tf.dropout keeps five of the input's size alive for the backward pass).
+ */
+function dropoutMask(shape: number[], p: number, seed: number): tf.Tensor2D {
+  const rand = mulberry32(seed);
+  const data = new Float32Array(shape[0] * shape[1]);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < data.length; i++) data[i] = rand() < p ? 0 : keep;
+  return tf.tensor2d(data, [shape[0], shape[1]]);
+}
+
 /** A trainable variable holding `t`'s data; `t` itself is released. */
 function trainableVariable(t: tf.Tensor): tf.Variable {
   const v = tf.variable(t, true);
@@ -137,11 +149,11 @@ export class LoraAdapters implements ProjectionAdapter {
   /** α / r. */
   readonly scaling: number;
   /** Module path → Aᵀ [in, r]. */
-  readonly a = new Map<string, tf.Variable>();
+  readonly a: Map<string, tf.Variable> = new Map();
   /** Module path → Bᵀ [r, out]. */
-  readonly b = new Map<string, tf.Variable>();
+  readonly b: Map<string, tf.Variable> = new Map();
   /** Trainable copies of `modules_to_save` weights by HF name (model layout: projections [in, out]). */
-  readonly saved = new Map<string, tf.Variable>();
+  readonly saved: Map<string, tf.Variable> = new Map();
   /** Whether the adapters take part in the forward pass (false = the base model). */
   enabled = true;
   /** Whether dropout is applied (it also needs a gradient being recorded: the policy's training pass). */
@@ -285,7 +297,7 @@ export class LoraAdapters implements ProjectionAdapter {
     const p = this.settings.dropout;
     let xin = x;
     if (p > 0 && this.training && tf.engine().isTapeOn()) {
-      xin = tf.dropout(x, p, undefined, mix(this.dropoutSeed, this.dropoutCalls++)) as tf.Tensor2D;
+      xin = tf.mul(x, dropoutMask(x.shape, p, mix(this.dropoutSeed, this.dropoutCalls++))) as tf.Tensor2D;
     }
     return tf.add(y, tf.mul(tf.matMul(tf.matMul(xin, a), this.b.get(module)!), this.scaling)) as tf.Tensor2D;
   }

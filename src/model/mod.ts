@@ -40,7 +40,25 @@ export {
   writeSafetensorsDir,
   writeSafetensorsFile,
 } from "./safetensors.ts";
-export { CausalLM, type CausalLMOptions, expectedTensorShapes, randomWeights } from "./transformer.ts";
+export {
+  CausalLM,
+  type CausalLMOptions,
+  expectedTensorShapes,
+  type ProjectionAdapter,
+  randomWeights,
+} from "./transformer.ts";
 export { KVCache } from "./kv_cache.ts";
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  adapterConfigJson,
+  adapterFreeView,
+  DEFAULT_TARGET_MODULES,
+  isTargeted,
+  LoraAdapters,
+  type LoraSettings,
+  namedTrainableVariables,
+  readAdapterConfig,
+} from "./lora.ts";
 export { DEFAULT_LOGITS_CHUNK_ELEMENTS, targetLogProbs } from "./logprobs.ts";
 export { applyRope, ropeInvFreq, ropeTables } from "./rope.ts";

@@ -1,0 +1,12 @@
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../src/backend/mod.ts";
+await initBackend("wasm");
+const x = tf.zeros([1000, 1000]);
+const v = tf.variable(x);
+let b = tf.memory().numBytes;
+const c = tf.clone(x); console.log("clone tensor +", tf.memory().numBytes - b);
+b = tf.memory().numBytes;
+const c2 = tf.clone(v); console.log("clone variable +", tf.memory().numBytes - b);
+b = tf.memory().numBytes;
+const k = tf.keep(tf.clone(v)); console.log("keep clone variable +", tf.memory().numBytes - b);
+console.log(tf.getKernel("Identity", "wasm")?.kernelFunc.toString().slice(0, 200));
