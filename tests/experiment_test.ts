@@ -269,6 +269,13 @@ Deno.test("experiment compare: two arms, one seed, tiny sizes, writes results.js
     const again = await runCli(args);
     assertEquals(again.code, 0, again.err);
     assertMatch(again.err, /\[1\/2\] dr_grpo seed 3: reusing/);
+    // new start weights (same path) invalidate the finished runs
+    const later = new Date(Date.now() + 60_000);
+    await Deno.utime(join(model, "model.safetensors"), later, later);
+    const rebuilt = await runCli([...args, "--arms", "dr_grpo"]);
+    assertEquals(rebuilt.code, 0, rebuilt.err);
+    assertMatch(rebuilt.err, /evaluating the start model/);
+    assertMatch(rebuilt.err, /\[1\/1\] dr_grpo seed 3: training/);
     // a bad arm is a usage error naming it, before any training
     const bad = await runCli(["experiment", "compare", recipe, "--arms", "dr_grpo,grpo:tau=1", "--out", out]);
     assertEquals(bad.code, 2);

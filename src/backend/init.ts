@@ -139,7 +139,8 @@ function accelerate(name: "wasm" | "cpu"): { blas: boolean; note: string } {
   const { blas, reason } = loadBlas();
   if (!blas) return { blas: false, note: `no BLAS: ${reason}` };
   swaps.push(...registerBlasMatMul(blas, name));
-  swaps.push(...registerLmHeadKernels(blas, name));
+  // MAXENT_FUSED_LM_HEAD=0 keeps the LM head on tfjs ops (for A/B measurements)
+  if (envVar("MAXENT_FUSED_LM_HEAD") !== "0") swaps.push(...registerLmHeadKernels(blas, name));
   const version = blas.config.split(" ").slice(0, 2).join(" ") || "BLAS";
   return { blas: true, note: `${version} ${blas.threads} thread${blas.threads === 1 ? "" : "s"} (${blas.path})` };
 }

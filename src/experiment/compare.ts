@@ -188,7 +188,16 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   };
   // ── the start model, evaluated the same way (what RL changed); reused when present
   const startDir = join(opts.out, "start");
-  const startKey = JSON.stringify({ model: base.model_name_or_path, evalSeeds, k, temperature, n: examples.length });
+  // a rebuilt start model (same path, new weights) must not reuse old runs: its weights' size and time join the keys
+  const startModel = await modelFingerprint(base.model_name_or_path);
+  const startKey = JSON.stringify({
+    model: base.model_name_or_path,
+    startModel,
+    evalSeeds,
+    k,
+    temperature,
+    n: examples.length,
+  });
   let start: RunResult | null = await readRun(startDir, startKey);
   if (!start) {
     log(`evaluating the start model ${base.model_name_or_path} (${examples.length} prompts × ${evalSeedsN} seed(s))`);
@@ -214,20 +223,31 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     await writeFileAtomic(join(startDir, "run.json"), JSON.stringify({ key: startKey, run: start }) + "\n");
   }
   let results = await writeOutputs();
-  for (const [i, { arm, seed }] of plan.entries()) {
+  // each run's recipe, and the finished runs that can be reused (the ETA counts only the others)
+  const prepared = await Promise.all(plan.map(async ({ arm, seed }) => {
     const dir = join(opts.out, armDirName(arm), `seed-${seed}`);
     const loaded = runRecipe(text, opts.recipe, arm, shared, dir, seed, env);
-    const key = JSON.stringify({ recipe: loaded.recipe, evalSeeds, k, temperature, evalLimit: opts.evalLimit ?? null });
+    const key = JSON.stringify({
+      recipe: loaded.recipe,
+      startModel,
+      evalSeeds,
+      k,
+      temperature,
+      evalLimit: opts.evalLimit ?? null,
+    });
+    return { dir, loaded, key, reused: await readRun(dir, key) };
+  }));
+  const toTrainAfter = (i: number) => prepared.slice(i + 1).filter((p) => !p.reused).length;
+  for (const [i, { arm, seed }] of plan.entries()) {
+    const { dir, loaded, key, reused } = prepared[i];
     const tag = `[${i + 1}/${plan.length}] ${arm.label} seed ${seed}`;
-    const reused = await readRun(dir, key);
     if (reused) {
       log(`${tag}: reusing ${join(dir, "run.json")}`);
       runs.get(arm.label)!.push(reused);
       results = await writeOutputs();
       continue;
     }
-    const remaining = plan.length - i;
-    const eta = fresh ? duration((freshSeconds / fresh) * remaining) : "?";
+    const eta = fresh ? duration((freshSeconds / fresh) * (toTrainAfter(i) + 1)) : "?";
     log(`${tag}: training (${duration((performance.now() - started) / 1000)} elapsed, ETA ${eta})`);
     const t0 = performance.now();
     const trained = await train(loaded, {
@@ -267,7 +287,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         duration(evaluated.seconds)
       }): pass@${k} ${m.passK?.toFixed(3)} · mean@${k} ${m.meanK?.toFixed(3)} · coverage@${k} ${
         m.coverageK?.toFixed(3)
-      }; ${plan.length - i - 1} to go, ETA ${duration((freshSeconds / fresh) * (plan.length - i - 1))}`,
+      }; ${toTrainAfter(i)} to train, ETA ${duration((freshSeconds / fresh) * toTrainAfter(i))}`,
     );
   }
   log(`results: ${paths.resultsPath}; report: ${paths.reportPath}`);
@@ -304,7 +324,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
       baseline,
       k,
       temperature,
-      steps: base.max_steps,
+      steps: [...runs.values()].flat()[0]?.steps ?? base.max_steps,
       promptsPerStep: base.per_device_train_batch_size * base.gradient_accumulation_steps,
       numGenerations: base.num_generations,
       trainSeeds,
@@ -339,6 +359,16 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     await writeFileAtomic(paths.reportPath, experimentHtml(r));
     await writeFileAtomic(paths.figurePath, experimentFigure(r));
     return r;
+  }
+}
+
+/** Size and modification time of a local model's weights (null for a Hub id or sharded weights). */
+async function modelFingerprint(path: string): Promise<string | null> {
+  try {
+    const st = await Deno.stat(join(path, "model.safetensors"));
+    return `${st.size}:${st.mtime?.getTime() ?? 0}`;
+  } catch {
+    return null;
   }
 }
 

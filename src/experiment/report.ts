@@ -83,11 +83,14 @@ export function sweepChart(r: ExperimentResults, name: MetricName, width = 460, 
 
 /** One SVG with the reward curves and the coverage / pass / mean difference charts (for docs/). */
 export function experimentFigure(r: ExperimentResults): string {
-  const w = 460, h = 260;
+  // wide enough for ~90 px per compared arm
+  const w = Math.max(460, 90 * (r.arms.length - 1) + 80), h = 260;
   const panels = [rewardChart(r, w, h), diffChart(r, "passK", w, h), diffChart(r, "meanK", w, h)];
-  panels.push(diffChart(r, "coverageK", w, h));
-  const sweep = sweepChart(r, "coverageK", w, h);
-  if (sweep) panels.push(sweep);
+  panels.push(diffChart(r, "distinctK", w, h), diffChart(r, "coverageK", w, h));
+  for (const name of ["passK", "coverageK"] as MetricName[]) {
+    const sweep = sweepChart(r, name, w, h);
+    if (sweep) panels.push(sweep);
+  }
   const cols = 2, rows = Math.ceil(panels.length / cols);
   const body = panels.map((svg, i) =>
     svg.replace("<svg ", `<svg x="${(i % cols) * w}" y="${Math.floor(i / cols) * h}" `)
@@ -133,9 +136,10 @@ export function experimentHtml(r: ExperimentResults): string {
   const settings = r.arms.map((a) =>
     `<tr><td>${escapeHtml(a.label)}</td><td><code>${escapeHtml(JSON.stringify(a.settings))}</code></td></tr>`
   ).join("");
-  const charts = [rewardChart(r), ...SHOWN.map((n) => diffChart(r, n))];
+  const w = Math.max(460, 90 * (r.arms.length - 1) + 80);
+  const charts = [rewardChart(r, w), ...SHOWN.map((n) => diffChart(r, n, w))];
   for (const n of ["coverageK", "passK", "meanK"] as MetricName[]) {
-    const s = sweepChart(r, n);
+    const s = sweepChart(r, n, w);
     if (s) charts.push(s);
   }
   const missing = r.missing.length

@@ -341,6 +341,11 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
   const sampler: SamplerSpec = kind === "remote"
     ? { kind: "remote", options: { url: recipe.vllm_url!, model: recipe.model_name_or_path, log } }
     : { kind: "local", model: policy };
+  if (kind === "remote" && adapters) {
+    log(
+      "warning: use_peft with a remote sampler: the server samples its own weights, not the base + this run's adapter",
+    );
+  }
   if (kind === "remote" && !recipe.vllm_url) {
     throw new MaxentError(`${loaded.file}: use_vllm / sampler: remote needs vllm_url`);
   }
