@@ -5,6 +5,8 @@
  */
 if (import.meta.main) {
   const dir = new URL(".", import.meta.url).pathname;
+  // a dev-only tool, deliberately not in deno.json's imports: nothing else may pull wabt in
+  // deno-lint-ignore no-import-prefix
   const wabt = await (await import("npm:wabt@1.0.37")).default();
   const wat = await Deno.readTextFile(`${dir}simd_exp.wat`);
   const { buffer } = wabt.parseWat("simd_exp.wat", wat, { simd: true }).toBinary({});

@@ -2,9 +2,13 @@
  * Per-token log-probabilities of target ids under a linear LM head, computed in row chunks so that at most one
  * [rows, vocab] logits block (plus its softmax in the backward pass) exists at a time — with a vocabulary of
  * 151,936 the full [batch·seq, vocab] logits would not fit. Differentiable through `tf.customGrad`; the backward
- * pass recomputes each chunk's logits instead of keeping them.
+ * pass recomputes each chunk's logits instead of keeping them. On wasm and cpu with OpenBLAS both directions run as one
+ * fused kernel each (`src/backend/lm_head.ts`: no [rows, vocab] tensor at all, dW written once); this chunked tfjs-ops
+ * path is the fallback (webgpu, no BLAS).
  */
 import * as tf from "@tensorflow/tfjs";
+import { lmHeadGrad, lmHeadLogProbs } from "../backend/lm_head.ts";
+import { MaxentError } from "../errors.ts";
 
 /** Concatenates row blocks along axis 0, disposing the parts. */
 function concatOwned<T extends tf.Tensor>(parts: T[]): T {
@@ -84,6 +88,23 @@ export function targetLogProbs(
   const chunks = rowChunks(N, V, chunkElements);
   const fn = tf.customGrad(
     ((hIn: tf.Tensor2D, wIn: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      // Fused path (wasm/cpu with OpenBLAS, src/backend/lm_head.ts): one kernel per direction over [rows, vocab-tile]
+      // blocks in a reused scratch buffer, so no [rows, vocab] tensor is ever allocated; the backward writes dW once.
+      const fused = lmHeadLogProbs(hIn, wIn, targets);
+      if (fused) {
+        save([hIn, wIn, fused.lse, targets]); // targets too: the caller's tidy may dispose its handle
+        return {
+          value: fused.logp,
+          gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => {
+            const [hS, wS, lseS, tS] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+            const g = lmHeadGrad(hS, wS, tS, lseS, dy);
+            if (!g) {
+              throw new MaxentError("the fused LM-head kernel is gone between forward and backward (backend changed?)");
+            }
+            return [g.dh, g.dw];
+          },
+        };
+      }
       const lseParts: tf.Tensor1D[] = [];
       const parts: tf.Tensor1D[] = [];
       for (const [r0, r1] of chunks) {
