@@ -169,3 +169,13 @@ Deno.test("no tensor leak over 20 training steps", async () => {
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+
+Deno.test("maxent train takes the recipe as an argument or --recipe, not both or neither", async () => {
+  const neither = await runCli(["train"]);
+  assertEquals(neither.code, 2);
+  const both = await runCli(["train", "a.yaml", "--recipe", "b.yaml"]);
+  assertEquals(both.code, 2);
+  const flag = await runCli(["train", "--recipe", join(root, "absent.yaml")]);
+  assertEquals(flag.code, 1);
+  assert(flag.err.includes("absent.yaml"), flag.err);
+});
