@@ -3,6 +3,7 @@
  * model.safetensors, tokenizer files, generation_config.json) from a named preset or shape flags, for tests, demos
  * and benchmarks.
  */
+import { copyTokenizerFiles } from "../tokenizer/files.ts";
 import { Command, Option } from "@commander-js/extra-typings";
 import { MaxentError, UsageError } from "../errors.ts";
 import { configJson, type ConfigShape, MODEL_PRESETS, parseModelConfig } from "../model/config.ts";
@@ -60,14 +61,7 @@ export async function initModelDir(
   // Tokenizer first: the config's vocabulary must cover it.
   const tokFiles: string[] = [];
   if (opts.tokenizer) {
-    for (const name of TOKENIZER_COPY) {
-      try {
-        await Deno.copyFile(`${opts.tokenizer}/${name}`, `${out}/${name}`);
-        tokFiles.push(name);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
+    tokFiles.push(...await copyTokenizerFiles([opts.tokenizer], out, TOKENIZER_COPY));
     if (!tokFiles.includes("tokenizer.json")) {
       throw new UsageError(`--tokenizer ${opts.tokenizer}: no tokenizer.json there`);
     }

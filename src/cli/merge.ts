@@ -14,7 +14,7 @@ import { loadModelConfig } from "../model/config.ts";
 import { isAdapterDir, LoraAdapters, readAdapterConfig } from "../model/lora.ts";
 import { type HostTensor, iterateSafetensorsDir, writeSafetensorsDir } from "../model/safetensors.ts";
 import { expectedTensorShapes } from "../model/transformer.ts";
-import { TOKENIZER_FILE_NAMES } from "../train/setup.ts";
+import { copyTokenizerFiles } from "../tokenizer/files.ts";
 import type { CliContext } from "./context.ts";
 
 /** Options of `mergeAdapter`. */
@@ -53,17 +53,8 @@ export async function mergeAdapter(adapterDir: string, outDir: string, opts: Mer
     adapters.dispose();
   }
   await Deno.copyFile(join(opts.baseDir, "config.json"), join(outDir, "config.json"));
-  for (const name of TOKENIZER_FILE_NAMES) {
-    // the adapter's own tokenizer files (what training used) win over the base's
-    for (const dir of [adapterDir, opts.baseDir]) {
-      try {
-        await Deno.copyFile(join(dir, name), join(outDir, name));
-        break;
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
-  }
+  // the adapter's own tokenizer files (what training used) win over the base's
+  await copyTokenizerFiles([adapterDir, opts.baseDir], outDir);
   return changed;
 }
 

@@ -12,6 +12,7 @@
  * @module
  */
 export { Tokenizer, TOKENIZER_FILES } from "./tokenizer.ts";
+export { copyTokenizerFiles, TOKENIZER_FILE_NAMES } from "./files.ts";
 export {
   CHAR_TOKENIZER_ADDED_TOKENS,
   charTokenizerFiles,

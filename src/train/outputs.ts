@@ -10,18 +10,8 @@ import { adapterModelCard, LoraAdapters } from "../model/lora.ts";
 import { modelCard } from "../hub/mod.ts";
 import { writeTrainingReport } from "../report/training.ts";
 import { TRAINER_STATE, writeFileAtomic } from "./checkpoint.ts";
-import { type Run, TOKENIZER_FILE_NAMES } from "./setup.ts";
-
-/** Copies the base model's tokenizer and generation files into `dir` (those that exist). */
-async function copyTokenizerFiles(modelDir: string, dir: string): Promise<void> {
-  for (const name of TOKENIZER_FILE_NAMES) {
-    try {
-      await Deno.copyFile(join(modelDir, name), join(dir, name));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-}
+import type { Run } from "./setup.ts";
+import { copyTokenizerFiles } from "../tokenizer/files.ts";
 
 /** Writes a complete checkpoint into `dir`; trainer_state.json goes last. */
 export async function writeCheckpointFiles(run: Run, dir: string, step: number): Promise<void> {
@@ -29,7 +19,7 @@ export async function writeCheckpointFiles(run: Run, dir: string, step: number):
   const adapters = run.policy.adapter instanceof LoraAdapters ? run.policy.adapter : null;
   if (adapters) await adapters.save(dir);
   else await run.policy.save(dir, { dtype: "F32" });
-  await copyTokenizerFiles(run.modelDir, dir);
+  await copyTokenizerFiles([run.modelDir], dir);
   const state = await run.optimizer.stateTensors();
   await writeSafetensorsFile(join(dir, "optimizer.safetensors"), [...state.entries()], { dtype: "F32" });
   await writeFileAtomic(join(dir, "recipe.yaml"), stringify(run.recipe));
@@ -63,7 +53,7 @@ export async function finishTraining(run: Run): Promise<string> {
   const adapters = run.policy.adapter instanceof LoraAdapters ? run.policy.adapter : null;
   if (adapters) await adapters.save(out);
   else await run.policy.save(out, { dtype: "F32" });
-  await copyTokenizerFiles(run.modelDir, out);
+  await copyTokenizerFiles([run.modelDir], out);
   const last = run.history.at(-1) ?? {};
   const knobs: Record<string, unknown> = { ...run.objective };
   if (adapters) Object.assign(knobs, { lora_r: adapters.settings.r, lora_alpha: adapters.settings.alpha });

@@ -110,17 +110,6 @@ export interface Run {
   dispose(): void;
 }
 
-/** Files copied from the base model into every checkpoint and the final model. */
-export const TOKENIZER_FILE_NAMES = [
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  "generation_config.json",
-  "chat_template.jinja",
-  "vocab.json",
-  "merges.txt",
-];
-
 async function isNonEmptyDir(path: string): Promise<boolean> {
   try {
     for await (const _ of Deno.readDir(path)) return true;

@@ -17,7 +17,7 @@ import { readEnv } from "../env.ts";
 import { AdamW, clipByGlobalNorm } from "./optimizer.ts";
 import { packBatch } from "./batch.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
-import { TOKENIZER_FILE_NAMES } from "./setup.ts";
+import { copyTokenizerFiles } from "../tokenizer/files.ts";
 
 /** One supervised pair as token ids: the templated prompt and the completion (answer + end token). */
 export interface SftPair {
@@ -236,13 +236,7 @@ export async function supervisedFineTune(opts: SftOptions): Promise<SftResult> {
     const result = trainSupervised(model, tokenizer.padTokenId, pairs, { ...opts, log });
     if (opts.out) {
       await model.save(opts.out, { dtype: "F32" });
-      for (const name of TOKENIZER_FILE_NAMES) {
-        try {
-          await Deno.copyFile(join(modelDir, name), join(opts.out, name));
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-        }
-      }
+      await copyTokenizerFiles([modelDir], opts.out);
       await writeFileAtomic(
         join(opts.out, "sft_state.json"),
         JSON.stringify(
