@@ -29,9 +29,8 @@ import { collectRollouts } from "../src/train/rollout.ts";
 import { objectiveMicroStep } from "../src/train/objective_step.ts";
 import { packBatch } from "../src/train/batch.ts";
 import { AdamW, clipByGlobalNorm } from "../src/train/optimizer.ts";
-import type { RewardInput, RewardSet } from "../src/rewards/mod.ts";
-import type { Example } from "../src/data/mod.ts";
 import type { Report } from "./report.ts";
+import { benchOptimizer, stepFixture } from "./step_fixture.ts";
 
 const BATCH = 8;
 const SEQ = 128;
@@ -328,30 +327,8 @@ function trainMemory(model: CausalLM, fused: boolean): TrainMemory {
 async function grpoStep(policy: CausalLM, config: ModelConfig, grpo: number[]): Promise<GrpoTimes> {
   const [P, G, T0, N] = grpo;
   const reference = policy.frozenCopy();
-  const params = new Map<string, tf.Variable>();
-  for (const [name, v] of policy.weights) if (v.trainable) params.set(name, v);
-  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
-  const tokenizer = {
-    eosTokenIds: [-1],
-    padTokenId: 0,
-    decode: (ids: number[]) => ids.join(" "),
-    encode: (text: string) => text.split(" ").map(Number),
-  };
-  // the peer's reward: 1 when the completion's token sum is even
-  const rewards: RewardSet = {
-    names: ["parity"],
-    weights: [1],
-    score(batch: RewardInput[]) {
-      const v = batch.map((s) => (s.completion.split(" ").reduce((a, x) => a + Number(x), 0) % 2 === 0 ? 1 : 0));
-      return Promise.resolve({ names: ["parity"], perFunction: [v], total: v });
-    },
-  };
-  const prompts = Array.from({ length: P }, (_, p) => ({
-    text: "",
-    ids: Array.from({ length: T0 }, (_, t) => (p * 7919 + t * 104729) % config.vocabSize),
-    truncated: false,
-  }));
-  const examples: Example[] = prompts.map((_, p) => ({ prompt: `p${p}`, row: {}, source: `bench#${p}` }));
+  const optimizer = benchOptimizer(policy);
+  const { tokenizer, rewards, prompts, examples } = stepFixture(config.vocabSize, P, T0);
   const generation = { temperature: 1, topP: 0.9, topK: 0, minP: 0, repetitionPenalty: 1, maxTokens: N, seed: 1 };
   const settings = {
     algorithm: "maxent-grpo" as const,

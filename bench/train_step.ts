@@ -16,10 +16,9 @@ import { CausalLM } from "../src/model/transformer.ts";
 import { collectRollouts } from "../src/train/rollout.ts";
 import { objectiveMicroStep } from "../src/train/objective_step.ts";
 import { packBatch } from "../src/train/batch.ts";
-import { AdamW, clipByGlobalNorm } from "../src/train/optimizer.ts";
-import type { RewardInput, RewardSet } from "../src/rewards/mod.ts";
-import type { Example } from "../src/data/mod.ts";
+import { clipByGlobalNorm } from "../src/train/optimizer.ts";
 import type { Report } from "./report.ts";
+import { benchOptimizer, stepFixture } from "./step_fixture.ts";
 
 const PROMPTS = 8;
 const K = 8;
@@ -32,31 +31,8 @@ export async function run(report: Report, backend: BackendChoice = "auto"): Prom
   const config = parseModelConfig(MODEL_PRESETS.bench(), "bench preset");
   const policy = CausalLM.random(config, 0, { trainable: true });
   const reference = policy.frozenCopy();
-  const params = new Map<string, tf.Variable>();
-  for (const [name, v] of policy.weights) if (v.trainable) params.set(name, v);
-  const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
-  // token-id "text": no real tokenizer is needed to time the step
-  const tokenizer = {
-    eosTokenIds: [-1],
-    padTokenId: 0,
-    decode: (ids: number[]) => ids.join(" "),
-    encode: (text: string) => text.split(" ").map(Number),
-  };
-  // a cheap deterministic reward: 1 when the completion's token sum is even
-  const rewards: RewardSet = {
-    names: ["parity"],
-    weights: [1],
-    score(batch: RewardInput[]) {
-      const v = batch.map((s) => (s.completion.split(" ").reduce((a, x) => a + Number(x), 0) % 2 === 0 ? 1 : 0));
-      return Promise.resolve({ names: ["parity"], perFunction: [v], total: v });
-    },
-  };
-  const prompts = Array.from({ length: PROMPTS }, (_, p) => ({
-    text: "",
-    ids: Array.from({ length: PROMPT_TOKENS }, (_, t) => (p * 7919 + t * 104729) % config.vocabSize),
-    truncated: false,
-  }));
-  const examples: Example[] = prompts.map((_, p) => ({ prompt: `p${p}`, row: {}, source: `bench#${p}` }));
+  const optimizer = benchOptimizer(policy);
+  const { tokenizer, rewards, prompts, examples } = stepFixture(config.vocabSize, PROMPTS, PROMPT_TOKENS);
   const generation = {
     temperature: 1,
     topP: 1,
