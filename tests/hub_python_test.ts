@@ -3,22 +3,13 @@
  * maxent then resolves offline from that cache; maxent downloads and Python then loads offline (and its cache
  * scanner finds no problem). Runs only where `python3 -c "import huggingface_hub"` works.
  */
+import { pythonCanImport } from "./python.ts";
 import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
 import { type HubServer, seedTinyRepos, startHubServer } from "./fixtures/hub_server.ts";
 import { resolveDatasetFiles, resolveModel } from "../src/hub/mod.ts";
 
-function hasPythonHub(): boolean {
-  try {
-    const r = new Deno.Command("python3", { args: ["-c", "import huggingface_hub"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
-const PYTHON = hasPythonHub();
+const PYTHON = await pythonCanImport("huggingface_hub");
 
 async function python(code: string, env: Record<string, string>): Promise<string> {
   const r = await new Deno.Command("python3", {

@@ -4,6 +4,7 @@
  * missing or unexpected LoRA keys, and gives maxent's log-probs to 1e-4; its adapter_config.json keys are a subset of
  * `LoraConfig().to_dict()`; and an adapter written by peft's `save_pretrained` loads in maxent and scores the same.
  */
+import { pythonCanImport } from "./python.ts";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose, assertEquals } from "./assert.ts";
@@ -13,20 +14,7 @@ import { LoraAdapters } from "../src/model/lora.ts";
 
 await tf.setBackend("cpu");
 
-async function pythonHasPeft(): Promise<boolean> {
-  try {
-    const r = await new Deno.Command("python3", {
-      args: ["-c", "import peft, transformers, torch"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
-const available = await pythonHasPeft();
+const available = await pythonCanImport("peft", "transformers", "torch");
 if (!available) {
   console.log(
     "note: skipping the peft cross-check: python3 cannot import peft, transformers and torch " +

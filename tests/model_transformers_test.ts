@@ -5,6 +5,7 @@
  * `maxent init` directory scored by `maxent score` matches transformers too; and checkpoints transformers writes
  * (`save_pretrained`, its current config.json format) load in maxent with the same log-probs.
  */
+import { pythonCanImport } from "./python.ts";
 import * as tf from "@tensorflow/tfjs";
 import { assertClose, assertEquals } from "./assert.ts";
 import { runCli } from "./cli_helpers.ts";
@@ -14,20 +15,7 @@ import { CausalLM, expectedTensorShapes } from "../src/model/transformer.ts";
 
 await tf.setBackend("cpu");
 
-async function pythonHasTransformers(): Promise<boolean> {
-  try {
-    const r = await new Deno.Command("python3", {
-      args: ["-c", "import transformers, torch"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
-const available = await pythonHasTransformers();
+const available = await pythonCanImport("transformers", "torch");
 if (!available) {
   console.log(
     "note: skipping the transformers cross-check: python3 cannot import transformers and torch " +

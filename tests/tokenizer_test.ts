@@ -4,6 +4,7 @@
  * tokenizer, and clear errors for missing or corrupt files. When the Python `tokenizers` (and `transformers`) packages
  * are importable, encodings, decodings and chat templates are cross-checked against them.
  */
+import { pythonCanImport } from "./python.ts";
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { MaxentError, UsageError } from "../src/errors.ts";
@@ -479,22 +480,12 @@ if AutoTokenizer is not None:
 json.dump(out, sys.stdout)
 `;
 
-async function pythonHas(module: string): Promise<boolean> {
-  try {
-    const r = await new Deno.Command("python3", { args: ["-c", `import ${module}`], stdout: "null", stderr: "null" })
-      .output();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("cross-check: encodings, decodings and chat templates equal the Python libraries'", async (t) => {
-  if (!(await pythonHas("tokenizers"))) {
+  if (!(await pythonCanImport("tokenizers"))) {
     console.log("  skipped: python3 cannot import tokenizers (pip install tokenizers transformers to run this check)");
     return;
   }
-  const hasTransformers = await pythonHas("transformers");
+  const hasTransformers = await pythonCanImport("transformers");
   const dir = await Deno.makeTempDir();
   try {
     const charDir = join(dir, "char");
