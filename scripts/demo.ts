@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { main } from "../src/cli/main.ts";
+import { tinyModelInitArgs } from "./tiny_model.ts";
 import type { CliContext } from "../src/cli/context.ts";
 import { generateCountdown, writeTaskSplits } from "../src/tasks/mod.ts";
 
@@ -94,25 +95,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     `wrote ${sftFile}: ${rows.length} prompt → "<think>\\nTARGET\\n</think>\\n<answer>\\n\\boxed{…}\\n</answer>" rows`,
   );
 
-  await run([
-    "init",
-    join(out, "init"),
-    "--force",
-    "--preset",
-    "tiny",
-    "--hidden",
-    quick ? "32" : "128",
-    "--layers",
-    "2",
-    "--heads",
-    "4",
-    "--kv-heads",
-    "2",
-    "--intermediate",
-    quick ? "64" : "256",
-    "--seed",
-    String(seed),
-  ]);
+  await run(tinyModelInitArgs(join(out, "init"), quick, seed));
   await run([
     "sft",
     "--model",

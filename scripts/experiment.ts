@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import { main } from "../src/cli/main.ts";
+import { tinyModelInitArgs } from "./tiny_model.ts";
 import type { CliContext } from "../src/cli/context.ts";
 import { generateCountdown, writeTaskSplits } from "../src/tasks/mod.ts";
 import { warmStartRows } from "../src/experiment/mod.ts";
@@ -60,25 +61,7 @@ ctx.out(`wrote ${sftFile}: ${rows.length} warm-start rows (up to 4 valid answers
 // ── tiny model and warm start (reused when present)
 const init = join(out, "init"), warm = join(out, "warmstart");
 if (!(await exists(join(warm, "model.safetensors")))) {
-  await run([
-    "init",
-    init,
-    "--force",
-    "--preset",
-    "tiny",
-    "--hidden",
-    quick ? "32" : "128",
-    "--layers",
-    "2",
-    "--heads",
-    "4",
-    "--kv-heads",
-    "2",
-    "--intermediate",
-    quick ? "64" : "256",
-    "--seed",
-    "0",
-  ]);
+  await run(tinyModelInitArgs(init, quick, 0));
   await run([
     "sft",
     "--model",

@@ -10,3 +10,13 @@ export async function runCli(args: string[]): Promise<{ code: number; out: strin
   const code = await main(args, ctx);
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
+
+/**
+ * Writes a randomly initialised `tiny`-preset model to `dir` with `maxent init` (`flags` are extra init flags such as
+ * `--hidden 32`); throws with init's stderr when it fails.
+ */
+export async function initTinyModel(dir: string, seed: number, flags: Record<string, number> = {}): Promise<void> {
+  const extra = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const r = await runCli(["init", dir, "--preset", "tiny", "--seed", String(seed), ...extra]);
+  if (r.code !== 0) throw new Error(`maxent init ${dir} failed: ${r.err}`);
+}

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose, assertEquals } from "./assert.ts";
-import { runCli } from "./cli_helpers.ts";
+import { initTinyModel, runCli } from "./cli_helpers.ts";
 import { evalMetricsRow, evalSummary, evaluateModel } from "../src/eval/evaluate.ts";
 import type { SamplerModel } from "../src/sampler/local.ts";
 import type { KVCache } from "../src/model/kv_cache.ts";
@@ -13,21 +13,7 @@ import { initBackend } from "../src/backend/mod.ts";
 await initBackend("cpu");
 const root = await Deno.makeTempDir({ prefix: "maxent-eval-" });
 const modelDir = join(root, "model");
-{
-  const r = await runCli([
-    "init",
-    modelDir,
-    "--preset",
-    "tiny",
-    "--hidden",
-    "32",
-    "--intermediate",
-    "64",
-    "--seed",
-    "1",
-  ]);
-  if (r.code !== 0) throw new Error(r.err);
-}
+await initTinyModel(modelDir, 1, { hidden: 32, intermediate: 64 });
 const tokenizer = await Tokenizer.load(modelDir);
 const V = tokenizer.vocabSize;
 const [A] = tokenizer.encode("a", { addSpecialTokens: false });

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { assert, assertClose, assertEquals, assertMatch, assertThrows } from "./assert.ts";
-import { runCli } from "./cli_helpers.ts";
+import { initTinyModel, runCli } from "./cli_helpers.ts";
 import { UsageError } from "../src/errors.ts";
 import {
   armDirName,
@@ -161,25 +161,7 @@ Deno.test("experiment compare: two arms, one seed, tiny sizes, writes results.js
     const data = join(root, "data");
     await writeTaskSplits(data, generateCountdown({ seed: 0, train: 8, eval: 3 }));
     const model = join(root, "model");
-    const init = await runCli([
-      "init",
-      model,
-      "--preset",
-      "tiny",
-      "--hidden",
-      "16",
-      "--layers",
-      "1",
-      "--heads",
-      "2",
-      "--kv-heads",
-      "1",
-      "--intermediate",
-      "32",
-      "--seed",
-      "1",
-    ]);
-    assertEquals(init.code, 0, init.err);
+    await initTinyModel(model, 1, { hidden: 16, layers: 1, heads: 2, "kv-heads": 1, intermediate: 32 });
     const recipe = join(root, "recipe.yaml");
     await Deno.writeTextFile(
       recipe,

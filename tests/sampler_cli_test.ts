@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose, assertEquals } from "./assert.ts";
-import { runCli } from "./cli_helpers.ts";
+import { initTinyModel, runCli } from "./cli_helpers.ts";
 import { CausalLM } from "../src/model/transformer.ts";
 import { Tokenizer } from "../src/tokenizer/mod.ts";
 import { serveCompletions } from "../src/sampler/server.ts";
@@ -10,8 +10,7 @@ import { MaxentError } from "../src/errors.ts";
 import { assertRejects } from "./assert.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "maxent-sample-" });
-const init = await runCli(["init", dir, "--preset", "tiny", "--seed", "3"]);
-if (init.code !== 0) throw new Error(`maxent init failed: ${init.err}`);
+await initTinyModel(dir, 3);
 
 Deno.test({
   name: "maxent sample --json prints K candidates per prompt with ids, text, logprobs and finish reason",

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose, assertEquals } from "./assert.ts";
-import { runCli } from "./cli_helpers.ts";
+import { initTinyModel, runCli } from "./cli_helpers.ts";
 import { completionNll, type SftPair, sftPairs, trainSupervised } from "../src/train/sft.ts";
 import { CausalLM } from "../src/model/transformer.ts";
 import { Tokenizer } from "../src/tokenizer/mod.ts";
@@ -11,21 +11,7 @@ import { initBackend } from "../src/backend/mod.ts";
 await initBackend("cpu");
 const root = await Deno.makeTempDir({ prefix: "maxent-sft-" });
 const modelDir = join(root, "init");
-{
-  const r = await runCli([
-    "init",
-    modelDir,
-    "--preset",
-    "tiny",
-    "--hidden",
-    "32",
-    "--intermediate",
-    "64",
-    "--seed",
-    "3",
-  ]);
-  if (r.code !== 0) throw new Error(r.err);
-}
+await initTinyModel(modelDir, 3, { hidden: 32, intermediate: 64 });
 const tokenizer = await Tokenizer.load(modelDir);
 const rows = [
   { problem: "2+2", answer: "4" },
