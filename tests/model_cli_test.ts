@@ -153,6 +153,6 @@ Deno.test("maxent score usage errors", async () => {
     assertMatch(big.err, /outside the model's vocabulary/);
     const missing = await runCli(["score", "--model", `${dir}/nope`, "--ids", "1,2", "--backend", "cpu"]);
     assertEquals(missing.code, 1);
-    assertMatch(missing.err, /config\.json/);
+    assertMatch(missing.err, /nope does not exist/);
   });
 });

@@ -5,13 +5,12 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Backend } from "../recipe/mod.ts";
 import { initBackend } from "../backend/mod.ts";
-import { hubOptionsFromEnv, resolveDatasetFiles, resolveModel } from "../hub/mod.ts";
-import { CausalLM } from "../model/transformer.ts";
-import { Tokenizer } from "../tokenizer/mod.ts";
+import { hubOptionsFromEnv, resolveDatasetFiles } from "../hub/mod.ts";
 import { readEnv } from "../env.ts";
 import { resolveRewards } from "../rewards/mod.ts";
 import { evalSummary, evaluateModel, loadEvalExamples } from "../eval/evaluate.ts";
 import type { CliContext } from "./context.ts";
+import { loadSourceModel, loadSourceTokenizer, resolveModelSource, sourceWeightBytes } from "./model_source.ts";
 import { parseNumber, parsePositiveInt } from "./parse.ts";
 
 /** Builds the `eval` subcommand. */
@@ -21,7 +20,10 @@ export function evalCommand(ctx: CliContext) {
       "evaluate a model: per prompt one greedy and k sampled completions, judged by a reward; prints pass@1 " +
         "(greedy, sampled), pass@k (unbiased), mean@k, distinct@k and coverage@k (with a num_modes column)",
     )
-    .requiredOption("--model <dir>", "model: local folder or Hub id")
+    .requiredOption(
+      "--model <dir>",
+      "model: local folder, Hub id, or LoRA adapter folder (merged into its base on load)",
+    )
     .requiredOption("--dataset <file-or-id>", "dataset: .jsonl/.json/.parquet file, folder, or Hub id")
     .option("--split <name>", "dataset split", "test")
     .option("--prompt-column <name>", "column with the prompt", "prompt")
@@ -43,7 +45,7 @@ export function evalCommand(ctx: CliContext) {
     .action(async (opts) => {
       const log = (l: string) => ctx.err(l);
       const hubOpts = hubOptionsFromEnv(readEnv(), { log, ...(opts.token ? { token: opts.token } : {}) });
-      const modelDir = await resolveModel(opts.model, undefined, hubOpts);
+      const source = await resolveModelSource(opts.model, hubOpts);
       const examples = await loadEvalExamples({
         name: opts.dataset,
         split: opts.split,
@@ -56,9 +58,9 @@ export function evalCommand(ctx: CliContext) {
         maxCompletionLength: opts.maxTokens,
         onWarning: (m) => log(`warning: ${m}`),
       });
-      await initBackend((opts.backend ?? "auto") as Backend, { log });
-      const tokenizer = await Tokenizer.load(modelDir);
-      const model = await CausalLM.load(modelDir, { trainable: false });
+      await initBackend((opts.backend ?? "auto") as Backend, { log, modelBytes: sourceWeightBytes(source) * 1.25 });
+      const tokenizer = await loadSourceTokenizer(source);
+      const model = await loadSourceModel(source);
       try {
         const report = await evaluateModel(model, tokenizer, examples, {
           rewards,

@@ -5,10 +5,11 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { MaxentError, UsageError } from "../errors.ts";
 import { type BackendChoice, initBackend } from "../backend/mod.ts";
-import { CausalLM } from "../model/transformer.ts";
-import { Tokenizer } from "../tokenizer/mod.ts";
 import { sampleLocal } from "../sampler/local.ts";
 import type { CliContext } from "./context.ts";
+import { loadSourceModel, loadSourceTokenizer, resolveModelSource, sourceWeightBytes } from "./model_source.ts";
+import { hubOptionsFromEnv } from "../hub/mod.ts";
+import { readEnv } from "../env.ts";
 import { parseNumber, parsePositiveInt } from "./parse.ts";
 
 function parseIdList(value: string): number[] {
@@ -47,7 +48,10 @@ async function readPromptFile(path: string): Promise<string[]> {
 export function sampleCommand(ctx: CliContext) {
   return new Command("sample")
     .description("sample K candidate completions per prompt from a local model")
-    .requiredOption("--model <dir>", "model directory (config.json, safetensors, tokenizer files)")
+    .requiredOption(
+      "--model <dir>",
+      "model: local folder, Hub id, or LoRA adapter folder (merged into its base on load)",
+    )
     .option("--prompt <text>", "one prompt (a user message, chat-templated unless --raw)")
     .option("--prompts <file.jsonl>", 'prompts, one per line: "text" or {"prompt": "text"}')
     .option("--prompt-ids <list>", "one prompt as token ids, e.g. 1,2,3 (no template)", parseIdList)
@@ -73,9 +77,11 @@ export function sampleCommand(ctx: CliContext) {
       if (!Number.isInteger(opts.seed) || opts.seed < 0) throw new UsageError("--seed expects a non-negative integer");
       if (opts.temperature < 0) throw new UsageError("--temperature must be ≥ 0");
       if (!(opts.topP > 0 && opts.topP <= 1)) throw new UsageError("--top-p must be in (0, 1]");
-      await initBackend(opts.backend as BackendChoice, { log: (l) => ctx.err(l) });
-      const tokenizer = await Tokenizer.load(opts.model);
-      const model = await CausalLM.load(opts.model, { trainable: false });
+      const log = (l: string) => ctx.err(l);
+      const source = await resolveModelSource(opts.model, hubOptionsFromEnv(readEnv(), { log }));
+      await initBackend(opts.backend as BackendChoice, { log, modelBytes: sourceWeightBytes(source) * 1.25 });
+      const tokenizer = await loadSourceTokenizer(source);
+      const model = await loadSourceModel(source);
       try {
         let promptIds: number[][];
         if (opts.promptIds) promptIds = [opts.promptIds];

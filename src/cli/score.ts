@@ -6,10 +6,11 @@ import { Command, Option } from "@commander-js/extra-typings";
 import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../errors.ts";
 import { type BackendChoice, initBackend } from "../backend/mod.ts";
-import { loadModelConfig } from "../model/config.ts";
-import { CausalLM, expectedTensorShapes } from "../model/transformer.ts";
-import { Tokenizer } from "../tokenizer/mod.ts";
+import type { CausalLM } from "../model/transformer.ts";
 import type { CliContext } from "./context.ts";
+import { loadSourceModel, loadSourceTokenizer, resolveModelSource, sourceWeightBytes } from "./model_source.ts";
+import { hubOptionsFromEnv } from "../hub/mod.ts";
+import { readEnv } from "../env.ts";
 
 /** log p(ids[t] | ids[<t]) for t ≥ 1 of one sequence. */
 export function scoreIds(model: CausalLM, ids: number[]): number[] {
@@ -39,7 +40,10 @@ export function scoreCommand(ctx: CliContext) {
       "Print log p(token | previous tokens) under a model: of --ids (t ≥ 1), or of the --completion tokens after " +
         "the chat-templated --prompt.",
     )
-    .requiredOption("--model <dir>", "model directory (config.json, safetensors, tokenizer for --prompt)")
+    .requiredOption(
+      "--model <dir>",
+      "model: local folder, Hub id, or LoRA adapter folder (merged into its base on load)",
+    )
     .option("--ids <list>", "comma-separated token ids, e.g. 1,5,7,9", parseIds)
     .option("--prompt <text>", "prompt text (a user message, chat-templated unless --raw)")
     .option("--completion <text>", "completion text whose tokens are scored")
@@ -59,11 +63,10 @@ export function scoreCommand(ctx: CliContext) {
         throw new UsageError("--completion needs --prompt");
       }
       // float32 weights plus headroom for activations: lets `auto` avoid the 4 GiB wasm heap for big models
-      const config = await loadModelConfig(opts.model);
-      let params = 0;
-      for (const shape of expectedTensorShapes(config).values()) params += shape.reduce((a, b) => a * b, 1);
-      await initBackend(opts.backend as BackendChoice, { log: (l) => ctx.err(l), modelBytes: params * 4 * 1.25 });
-      const model = await CausalLM.load(opts.model, { trainable: false });
+      const log = (l: string) => ctx.err(l);
+      const source = await resolveModelSource(opts.model, hubOptionsFromEnv(readEnv(), { log }));
+      await initBackend(opts.backend as BackendChoice, { log, modelBytes: sourceWeightBytes(source) * 1.25 });
+      const model = await loadSourceModel(source);
       try {
         let ids: number[];
         let first = 1; // index in ids of the first scored token
@@ -71,7 +74,7 @@ export function scoreCommand(ctx: CliContext) {
           ids = opts.ids;
           if (ids.length < 2) throw new UsageError("--ids needs at least two ids (the first one is only context)");
         } else {
-          const tok = await Tokenizer.load(opts.model);
+          const tok = await loadSourceTokenizer(source);
           const messages = [
             ...(opts.system !== undefined ? [{ role: "system", content: opts.system }] : []),
             { role: "user", content: opts.prompt! },

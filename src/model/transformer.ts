@@ -121,6 +121,8 @@ export interface CausalLMOptions {
   trainable?: boolean;
   /** Elements in one [rows, vocab] logits block of `tokenLogProbs` (default 2^24). */
   logitsChunkElements?: number;
+  /** `load` only: rewrites each Hugging Face-layout tensor as it is read (e.g. merges a LoRA adapter into it). */
+  transform?: (name: string, t: HostTensor) => HostTensor;
 }
 
 /**
@@ -268,7 +270,8 @@ export class CausalLM {
     const trainable = opts.trainable ?? true;
     try {
       for await (const [name, t] of stream) {
-        const one = CausalLM.variableFromHost(name, t, expected.get(name)!, trainable);
+        const host = opts.transform ? opts.transform(name, t) : t;
+        const one = CausalLM.variableFromHost(name, host, expected.get(name)!, trainable);
         weights.get(name)?.dispose();
         weights.set(name, one);
       }
