@@ -330,13 +330,16 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
   const sampler: SamplerSpec = kind === "remote"
     ? { kind: "remote", options: { url: recipe.vllm_url!, model: recipe.model_name_or_path, log } }
     : { kind: "local", model: policy };
-  if (kind === "remote" && adapters) {
-    log(
-      "warning: use_peft with a remote sampler: the server samples its own weights, not the base + this run's adapter",
-    );
-  }
   if (kind === "remote" && !recipe.vllm_url) {
     throw new MaxentError(`${loaded.file}: use_vllm / sampler: remote needs vllm_url`);
+  }
+  if (kind === "remote") {
+    // TRL pushes the new weights to vLLM after every step; maxent has no such channel yet.
+    log(
+      `warning: remote sampler: ${recipe.vllm_url} keeps its own weights (maxent does not send it the updated ` +
+        `${adapters ? "adapters" : "policy"}), so after the first step its candidates come from the server's model, ` +
+        "not the policy being trained; use sampler: local for on-policy training",
+    );
   }
   const generation: GenerationParams = {
     temperature: generationTemperature(recipe),
