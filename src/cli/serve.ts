@@ -18,6 +18,11 @@ export function serveCommand(ctx: CliContext) {
     )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port (0 = any free port)", parseNumber("--port"), 8000)
+    .option(
+      "--accept-weights",
+      "let `maxent train` (sampler: remote) send the policy's weights after every step (PUT /maxent/weights/…); " +
+        "anyone who can reach the port can then replace the model",
+    )
     .addOption(
       new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow", "webgpu", "wasm", "cpu"])
         .default("auto"),
@@ -33,6 +38,7 @@ export function serveCommand(ctx: CliContext) {
         port: opts.port,
         modelName: opts.model,
         log: (l) => ctx.err(l),
+        acceptWeights: opts.acceptWeights ? (name, t) => model.assignHostWeight(name, t, "weight sync") : undefined,
       });
       ctx.err(`maxent serve: ${server.url}/v1/completions (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => {

@@ -507,17 +507,33 @@ export class CausalLM {
   /** The weights in Hugging Face layout (names, [out, in] linear weights), copied to host memory. */
   hostTensors(): Map<string, HostTensor> {
     const out = new Map<string, HostTensor>();
-    for (const name of [...this.weights.keys()].sort()) {
-      const v = this.weights.get(name)!;
-      const data = v.dataSync() as Float32Array;
-      if (isProjection(name)) {
-        const [i, o] = v.shape;
-        out.set(name, { shape: [o, i], data: transposeHost(data, i, o) });
-      } else {
-        out.set(name, { shape: [...v.shape], data: Float32Array.from(data) });
-      }
-    }
+    for (const name of [...this.weights.keys()].sort()) out.set(name, this.hostWeight(name));
     return out;
+  }
+
+  /** One weight in Hugging Face layout, copied to host memory. */
+  hostWeight(name: string): HostTensor {
+    const v = this.weights.get(name);
+    if (!v) throw new MaxentError(`model has no weight "${name}"`);
+    const data = v.dataSync() as Float32Array;
+    if (!isProjection(name)) return { shape: [...v.shape], data: Float32Array.from(data) };
+    const [i, o] = v.shape;
+    return { shape: [o, i], data: transposeHost(data, i, o) };
+  }
+
+  /** Replaces weight `name` by a Hugging Face-layout host tensor of the shape the config implies. */
+  assignHostWeight(name: string, t: HostTensor, source = "weights"): void {
+    const v = this.weights.get(name);
+    const shape = expectedTensorShapes(this.config).get(name);
+    if (!v || !shape) throw new MaxentError(`${source}: unexpected tensor "${name}" for this config`);
+    checkShape(source, name, t.shape, shape);
+    tf.tidy(() => {
+      v.assign(
+        isProjection(name)
+          ? tf.tensor(transposeHost(t.data, shape[0], shape[1]), [shape[1], shape[0]], "float32")
+          : tf.tensor(t.data, shape, "float32"),
+      );
+    });
   }
 
   /**

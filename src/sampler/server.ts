@@ -1,12 +1,15 @@
 /**
  * An OpenAI-compatible completions server over the local sampler (`maxent serve`): `POST /v1/completions` with
  * `prompt` (a string or a list), `n`, `temperature`, `top_p`, `top_k`, `min_p`, `repetition_penalty`, `max_tokens`,
- * `seed`, `stop`, `logprobs` and vLLM's `return_tokens_as_token_ids`; `GET /v1/models`. It lets a training run on
- * another machine (or the remote sampler's tests) sample from a maxent model exactly as from vLLM.
+ * `seed`, `stop`, `logprobs` and vLLM's `return_tokens_as_token_ids`; `GET /v1/models`; with `acceptWeights`, the
+ * weight-sync endpoint of src/sampler/weight_sync.ts, so a training run keeps the served model equal to its policy.
+ * It lets a training run on another machine (or the remote sampler's tests) sample from a maxent model as from vLLM.
  */
 import { z } from "zod";
 import { sampleLocal, type SamplerModel } from "./local.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
+import type { HostTensor } from "../model/safetensors.ts";
+import { weightRoute } from "./weight_sync.ts";
 
 const CompletionRequest = z.object({
   model: z.string().optional(),
@@ -34,7 +37,14 @@ export interface RunningServer {
 export function serveCompletions(
   model: SamplerModel,
   tokenizer: Tokenizer,
-  opts: { hostname?: string; port?: number; modelName?: string; log?: (line: string) => void },
+  opts: {
+    hostname?: string;
+    port?: number;
+    modelName?: string;
+    log?: (line: string) => void;
+    /** Replaces a weight (Hugging Face name and layout); enables `PUT /maxent/weights/<name>`. */
+    acceptWeights?: (name: string, t: HostTensor) => void;
+  },
 ): RunningServer {
   const modelName = opts.modelName ?? "maxent";
   let queue = Promise.resolve();
@@ -42,6 +52,15 @@ export function serveCompletions(
     const url = new URL(req.url);
     if (req.method === "GET" && url.pathname === "/v1/models") {
       return Response.json({ object: "list", data: [{ id: modelName, object: "model", owned_by: "maxent" }] });
+    }
+    if (url.pathname.startsWith("/maxent/")) {
+      // weight updates wait for the running generation and are applied between requests
+      const answer = queue.then(async () =>
+        await weightRoute(req, opts.acceptWeights) ??
+          Response.json({ error: { message: `no route ${req.method} ${url.pathname}` } }, { status: 404 })
+      );
+      queue = answer.then(() => {}, () => {});
+      return answer;
     }
     if (req.method !== "POST" || url.pathname !== "/v1/completions") {
       return Response.json({ error: { message: `no route ${req.method} ${url.pathname}` } }, { status: 404 });

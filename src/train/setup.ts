@@ -42,6 +42,7 @@ import { latestCheckpoint, TRAINER_STATE, writeFileAtomic } from "./checkpoint.t
 import { type ScheduleSpec, warmupStepsFor } from "./schedule.ts";
 import type { ObjectiveSettings } from "./objective_step.ts";
 import type { SamplerSpec } from "./rollout.ts";
+import { samplerSync } from "./sampler_sync.ts";
 import { CompletionsLog, MetricsLog } from "./metrics.ts";
 import { evalMetricsRow, evaluateModel, loadEvalExamples } from "../eval/evaluate.ts";
 
@@ -87,6 +88,8 @@ export interface Run {
   reference: CausalLM | null;
   rewards: RewardSet;
   sampler: SamplerSpec;
+  /** Sends the policy to a remote sampler that takes weights (before each step's sampling); null otherwise. */
+  syncSampler: (() => Promise<void>) | null;
   generation: GenerationParams;
   objective: ObjectiveSettings;
   lossScale: number;
@@ -333,14 +336,7 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
   if (kind === "remote" && !recipe.vllm_url) {
     throw new MaxentError(`${loaded.file}: use_vllm / sampler: remote needs vllm_url`);
   }
-  if (kind === "remote") {
-    // TRL pushes the new weights to vLLM after every step; maxent has no such channel yet.
-    log(
-      `warning: remote sampler: ${recipe.vllm_url} keeps its own weights (maxent does not send it the updated ` +
-        `${adapters ? "adapters" : "policy"}), so after the first step its candidates come from the server's model, ` +
-        "not the policy being trained; use sampler: local for on-policy training",
-    );
-  }
+  const syncSampler = kind === "remote" ? await samplerSync(recipe.vllm_url!, policy, adapters, log) : null;
   const generation: GenerationParams = {
     temperature: generationTemperature(recipe),
     topP: generationTopP(recipe),
@@ -415,6 +411,7 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
     reference,
     rewards,
     sampler,
+    syncSampler,
     generation,
     objective,
     // MaxEnt: L = (1/G) Σ w·NLL over the G groups of the whole step; (x)GRPO: each micro-batch's loss / accumulation

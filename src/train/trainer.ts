@@ -44,6 +44,7 @@ export async function train(loaded: LoadedRecipe, opts: TrainOptions = {}): Prom
       const lr = learningRateAt(plan.schedule, step);
 
       // ── sample, score, and accumulate gradients over the micro-batches of this step
+      await run.syncSampler?.();
       const allGroups: RolloutGroup[] = [];
       const stats: MicroStats[] = [];
       let grads = new Map<string, tf.Tensor>();
