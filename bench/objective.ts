@@ -6,24 +6,13 @@ import * as tf from "@tensorflow/tfjs";
 import { groupAdvantages, grpoTokenLoss, maxentGroup, weightedNllLoss } from "../src/objective/mod.ts";
 import { MAXENT_DEFAULTS } from "../src/recipe/schema.ts";
 import { measure, type Report } from "./report.ts";
-
-// A deterministic pseudo-random stream (mulberry32) so every run times the same inputs.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { uniform01 } from "../src/mulberry32.ts";
 
 /** Runs the objective suite. */
 export async function run(report: Report): Promise<void> {
   const groups = 10_000;
   const k = 8;
-  const rand = rng(7);
+  const rand = uniform01(7); // a deterministic stream: every run times the same inputs
   const utilities = Array.from({ length: groups }, () => Array.from({ length: k }, () => (rand() < 0.3 ? 1 : 0)));
   const refs = Array.from({ length: groups }, () => Array.from({ length: k }, () => -400 * rand() - 1));
   const lengths = Array.from({ length: groups }, () => Array.from({ length: k }, () => 1 + Math.floor(750 * rand())));

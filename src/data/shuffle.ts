@@ -3,24 +3,9 @@
  * always gives the same order on every platform. (Python `datasets` shuffles with numpy's PCG64, so orders differ
  * from a Python run with the same seed; counts and the procedure are the same.)
  */
-import { MaxentError } from "../errors.ts";
+import { mulberry32 } from "../mulberry32.ts";
 
-/**
- * mulberry32 (Tommy Ettinger, public domain): a 32-bit-state generator returning uniform uint32 values.
- * state ← state + 0x6D2B79F5; t = (s ⊕ s≫15)·(s|1); t ← t ⊕ (t + (t ⊕ t≫7)·(t|61)); out = t ⊕ t≫14.
- * A seed is any safe integer; its high and low 32-bit halves are folded into the state.
- */
-export function mulberry32(seed: number): () => number {
-  if (!Number.isSafeInteger(seed)) throw new MaxentError(`shuffle seed must be a safe integer, got ${seed}`);
-  const hi = Math.floor(seed / 0x1_0000_0000) >>> 0;
-  let state = (seed >>> 0) ^ Math.imul(hi, 0x9e3779b9);
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+export { mulberry32 };
 
 /** A uniform integer in [0, n) for 1 ≤ n ≤ 2³², without modulo bias (rejects the top 2³² mod n values). */
 function uniformBelow(next: () => number, n: number): number {

@@ -18,6 +18,7 @@ import {
   writeTextAtomic,
 } from "./safetensors.ts";
 import { type CausalLM, expectedTensorShapes, type ProjectionAdapter, transposeHost } from "./transformer.ts";
+import { uniform01 } from "../mulberry32.ts";
 
 /** PEFT's adapter file names. */
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -87,18 +88,6 @@ function savedWeightNames(config: ModelConfig, modules: string[]): string[] {
   return [...new Set(out)];
 }
 
-/** Seeded PRNG (mulberry32) returning uniforms in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A 32-bit mix of two integers (for per-call dropout seeds). */
 function mix(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35);
@@ -113,7 +102,7 @@ function mix(a: number, b: number): number {
  * (tf.dropout keeps five of the input's size alive for the backward pass).
  */
 function dropoutMask(shape: number[], p: number, seed: number): tf.Tensor2D {
-  const rand = mulberry32(seed);
+  const rand = uniform01(seed);
   const data = new Float32Array(shape[0] * shape[1]);
   const keep = 1 / (1 - p);
   for (let i = 0; i < data.length; i++) data[i] = rand() < p ? 0 : keep;
@@ -185,7 +174,7 @@ export class LoraAdapters implements ProjectionAdapter {
   static create(model: CausalLM, settings: LoraSettings, seed: number): LoraAdapters {
     const ad = new LoraAdapters(settings);
     ad.dropoutSeed = seed;
-    const rand = mulberry32(mix(seed, 0x10a4));
+    const rand = uniform01(mix(seed, 0x10a4));
     const r = settings.r;
     try {
       let any = false;

@@ -17,6 +17,7 @@ import {
   writeSafetensorsDir,
   writeTextAtomic,
 } from "./safetensors.ts";
+import { uniform01 } from "../mulberry32.ts";
 
 /** Additive attention bias for masked positions (finite, so fully masked padding rows stay finite). */
 const MASKED = -1e9;
@@ -76,24 +77,12 @@ export function transposeHost(data: Float32Array, rows: number, cols: number): F
   return out;
 }
 
-/** Seeded PRNG (mulberry32) returning uniforms in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Random initial weights as transformers initialises them: linear and embedding weights ~ N(0, initializer_range),
  * biases 0, norm weights 1. Deterministic for a seed.
  */
 export function randomWeights(config: ModelConfig, seed: number): Map<string, HostTensor> {
-  const rand = mulberry32(seed);
+  const rand = uniform01(seed);
   const std = typeof config.raw.initializer_range === "number" ? config.raw.initializer_range : 0.02;
   const out = new Map<string, HostTensor>();
   for (const [name, shape] of expectedTensorShapes(config)) {
