@@ -22,6 +22,7 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   train_step: () => import("./train_step.ts"),
   peer: () => import("./peer.ts"),
   memory: () => import("./memory.ts"),
+  lora_peer: () => import("./lora_peer.ts"),
 };
 
 async function main(args: string[]): Promise<number> {

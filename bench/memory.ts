@@ -5,11 +5,18 @@
  * full fine-tuning (reference = a frozen copy). cpu backend (+ FFI BLAS): the wasm heap (4 GiB) cannot hold these.
  *
  * Each case runs in its own process so its peak RSS (VmHWM) is its own. A step: sample K = 4 candidates for 4 prompts
- * (`MAXENT_BENCH_PROMPT_TOKENS`-token prompts, default 64, `MAXENT_BENCH_NEW_TOKENS` new tokens, default 128, no end token), then the objective in 4
- * micro-batches of one group (reference log-probs + policy forward/backward, gradients accumulated), clip + AdamW.
+ * (`MAXENT_BENCH_PROMPT_TOKENS`-token prompts, default 64, `MAXENT_BENCH_NEW_TOKENS` new tokens, default 128, no end
+ * token), then the objective in 4 micro-batches of one group (reference log-probs + policy forward/backward with
+ * gradient checkpointing unless `MAXENT_BENCH_CHECKPOINTING=0`, gradients accumulated), clip + AdamW.
  * Reported: load time and peak RSS after loading, step time by phase, peak RSS, the float32 weight bytes, the live
- * tensor bytes at the end of the largest forward pass minus those before the step (activations kept for backward), and
- * (peak RSS − activations) / weights, the issue's target ratio (≤ 1.3).
+ * tensor bytes (distinct buffers) at the end of the largest forward pass minus those before the step (activations kept
+ * for backward), and (peak RSS − activations) / weights, the issue's target ratio (≤ 1.3).
+ *
+ * Where the memory goes: each phase (sampling, each micro-batch's reference and policy pass, AdamW) gets its own peak
+ * RSS (VmHWM reset through /proc/self/clear_refs at each boundary) next to the peak and final bytes of live tensor
+ * buffers, so RSS − live tensors is the runtime's share (V8 heap, arrays the GC has not reclaimed yet, allocator
+ * slack). With `MAXENT_BENCH_GC=1` the child runs with `--expose-gc` and collects garbage at every boundary, reporting
+ * the RSS before and after: the difference is GC lag.
  *
  * Usage: `deno task bench memory` (all cases) or `MAXENT_BENCH_MEMORY=1.5b-lora deno task bench memory`.
  */
@@ -40,6 +47,49 @@ interface ChildResult {
   stateBytes: number;
   newTokens: number;
   backend: string;
+  checkpointing: boolean;
+  /** Peak of live tensor buffer bytes over the step. */
+  livePeak: number;
+  phases: PhaseMemory[];
+}
+
+/** Memory of one phase of the step (bytes). */
+interface PhaseMemory {
+  name: string;
+  seconds: number;
+  /** Peak RSS during the phase (VmHWM since the previous boundary). */
+  peakRss: number;
+  /** RSS at the end of the phase. */
+  endRss: number;
+  /** Peak and end bytes of distinct live tensor buffers. */
+  livePeak: number;
+  liveEnd: number;
+  /** RSS right after a full garbage collection at the end of the phase (MAXENT_BENCH_GC=1 only). */
+  afterGcRss?: number;
+}
+
+/**
+ * Bytes of distinct live tensor buffers, tracked through the engine's per-buffer table (`tf.memory().numBytes` counts
+ * every tensor, so clones and reshapes sharing a buffer — e.g. the inputs a checkpointed layer saves — count again).
+ */
+function trackBufferBytes(engine: unknown): { live(): number; peak(): number; resetPeak(): void } {
+  // deno-lint-ignore no-explicit-any
+  const table = (engine as any).state.tensorInfo as WeakMap<object, { bytes: number }>;
+  let live = 0, peak = 0;
+  const set = table.set.bind(table), del = table.delete.bind(table);
+  table.set = (k, v) => {
+    if (!table.has(k)) {
+      live += v.bytes;
+      if (live > peak) peak = live;
+    }
+    return set(k, v);
+  };
+  table.delete = (k) => {
+    const v = table.get(k);
+    if (v) live -= v.bytes;
+    return del(k);
+  };
+  return { live: () => live, peak: () => peak, resetPeak: () => void (peak = live) };
 }
 
 /** Peak and current resident set size of this process (bytes), from /proc/self/status. */
@@ -88,6 +138,9 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
   const newTokens = Number(Deno.env.get("MAXENT_BENCH_NEW_TOKENS") ?? 128);
   const info = await initBackend("cpu");
   const lora = name.endsWith("lora");
+  const checkpointing = Deno.env.get("MAXENT_BENCH_CHECKPOINTING") !== "0";
+  const bytes = trackBufferBytes(tf.engine());
+  const gc = (globalThis as { gc?: () => void }).gc;
 
   const t0 = performance.now();
   const policy = await CausalLM.load(modelDir, { trainable: !lora });
@@ -104,6 +157,7 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     }, 42).attach(policy)
     : null;
   const reference = lora ? adapterFreeView(policy) : policy.frozenCopy();
+  policy.gradientCheckpointing = checkpointing;
   const named = namedTrainableVariables(policy);
   let trainable = 0;
   for (const v of named.values()) trainable += v.size;
@@ -115,7 +169,7 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
   const orig = CausalLM.prototype.tokenLogProbs;
   policy.tokenLogProbs = function (this: typeof policy, ids, mask) {
     const out = orig.call(this, ids, mask);
-    if (tf.engine().isTapeOn()) forwardLiveBytes = Math.max(forwardLiveBytes, tf.memory().numBytes);
+    if (tf.engine().isTapeOn()) forwardLiveBytes = Math.max(forwardLiveBytes, bytes.live());
     return out;
   };
 
@@ -150,7 +204,32 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     lengthNormalizeRef: true,
   };
 
-  const stateBytes = tf.memory().numBytes;
+  const stateBytes = bytes.live();
+  // phase boundaries: per-phase peak RSS (VmHWM reset), live tensor bytes, optional GC
+  const phases: PhaseMemory[] = [];
+  let livePeak = 0;
+  let phaseStart = performance.now();
+  const boundary = (phase: string) => {
+    const r = rss();
+    const m: PhaseMemory = {
+      name: phase,
+      seconds: (performance.now() - phaseStart) / 1000,
+      peakRss: r.peak,
+      endRss: r.now,
+      livePeak: bytes.peak(),
+      liveEnd: bytes.live(),
+    };
+    livePeak = Math.max(livePeak, m.livePeak);
+    if (gc) {
+      gc();
+      m.afterGcRss = rss().now;
+    }
+    phases.push(m);
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5"); // VmHWM := VmRSS
+    bytes.resetPeak();
+    phaseStart = performance.now();
+  };
+  boundary("load + setup");
   const s0 = performance.now();
   const groups = await collectRollouts(
     { kind: "local", model: policy },
@@ -164,6 +243,7 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     generation,
   );
   const s1 = performance.now();
+  boundary("sampling");
   // the reference pass alone (as objectiveMicroStep runs it), for its time
   const { packBatch } = await import("../src/train/batch.ts");
   let refMs = 0;
@@ -176,9 +256,11 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     batch.dispose();
     const r1 = performance.now();
     refMs += r1 - r0;
-    const { grads: gi } = objectiveMicroStep(policy, reference, [g], settings, 1 / PROMPTS, 0);
+    boundary(`reference ${groups.indexOf(g) + 1}`);
+    const r2 = performance.now();
+    const { grads: gi } = await objectiveMicroStep(policy, reference, [g], settings, 1 / PROMPTS, 0);
     await Promise.all([...gi.values()].map((x) => x.data()));
-    policyMs += performance.now() - r1 - (r1 - r0); // objectiveMicroStep runs the reference again: subtract it
+    policyMs += performance.now() - r2 - (r1 - r0); // objectiveMicroStep runs the reference again: subtract it
     if (grads.size === 0) grads = gi;
     else {
       for (const [k, x] of gi) {
@@ -188,14 +270,16 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
         x.dispose();
       }
     }
+    boundary(`policy ${groups.indexOf(g) + 1}`);
   }
   const s2 = performance.now();
-  const clipped = clipByGlobalNorm(grads, 0.15);
+  const clipped = await clipByGlobalNorm(grads, 0.15);
   optimizer.step(clipped.grads, 5e-6);
   for (const g of clipped.grads.values()) g.dispose();
   await [...named.values()][0].data();
   const s3 = performance.now();
-  const peak = rss().peak;
+  boundary("clip + AdamW");
+  const peak = Math.max(afterLoad.peak, ...phases.map((p) => p.peakRss));
   const result: ChildResult = {
     case: name,
     params,
@@ -214,6 +298,9 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     stateBytes,
     newTokens,
     backend: info.detail,
+    checkpointing,
+    livePeak,
+    phases,
   };
   optimizer.dispose();
   reference.dispose();
@@ -235,7 +322,16 @@ export async function run(report: Report): Promise<void> {
     const dir = `${root}/${preset}-bf16`;
     await ensureModel(preset, dir);
     const p = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-prompt", new URL(import.meta.url).pathname, "--child", c, dir],
+      args: [
+        "run",
+        "-A",
+        "--no-prompt",
+        ...(Deno.env.get("MAXENT_BENCH_GC") === "1" ? ["--v8-flags=--expose-gc"] : []),
+        new URL(import.meta.url).pathname,
+        "--child",
+        c,
+        dir,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -275,8 +371,24 @@ export async function run(report: Report): Promise<void> {
       name: `${c}: (peak RSS − activations) / f32 weights`,
       value: (r.peakRss - activations) / r.weightBytes,
       unit: "×",
-      detail: "target ≤ 1.3 for LoRA",
+      detail: `target ≤ 1.3 for LoRA; gradient checkpointing ${r.checkpointing ? "on" : "off"}`,
     });
+    report({
+      name: `${c}: peak live tensor buffers`,
+      value: r.livePeak / GB,
+      unit: "GB",
+      detail: `peak RSS − this = ${((r.peakRss - r.livePeak) / GB).toFixed(2)} GB outside live tensors`,
+    });
+    const g = (x: number) => (x / GB).toFixed(2);
+    for (const ph of r.phases) {
+      report({
+        name: `${c}: phase ${ph.name}: peak RSS`,
+        value: ph.peakRss / GB,
+        unit: "GB",
+        detail: `${ph.seconds.toFixed(1)} s; live tensors peak ${g(ph.livePeak)} / end ${g(ph.liveEnd)} GB; RSS end ` +
+          `${g(ph.endRss)} GB${ph.afterGcRss !== undefined ? `, after gc ${g(ph.afterGcRss)} GB` : ""}`,
+      });
+    }
   }
 }
 

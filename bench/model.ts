@@ -2,7 +2,9 @@
  * Model benchmarks: forward (token log-probs) and forward+backward tokens/s of the issue's bench config (Qwen2,
  * 4 layers, hidden 256, 4 heads, 2 KV heads, intermediate 1024, vocab 151,936 tied: ~42M parameters) at batch
  * 8 × 128 tokens, per available backend (wasm and cpu with OpenBLAS kernels where present; webgpu only with a
- * hardware adapter). Also KV-cache decode steps/s at batch 8.
+ * hardware adapter; `MAXENT_BENCH_WEBGPU_SOFTWARE=1` also on a software one, as a slow smoke test), or the
+ * backends in `MAXENT_BENCH_BACKENDS` (e.g. `webgpu`). Also KV-cache decode steps/s at batch 8. Every timed call ends
+ * with an async read (webgpu has no synchronous one).
  *
  * Usage: `deno task bench model` (or `deno run -A bench/model.ts [backend …]`).
  */
@@ -10,19 +12,22 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendChoice, initBackend } from "../src/backend/mod.ts";
 import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
 import { CausalLM } from "../src/model/transformer.ts";
-import { measure, type Report } from "./report.ts";
+import { benchBackends, measureAsync, type Report, skipSoftwareWebgpu } from "./report.ts";
 
 const BATCH = 8;
 const SEQ = 128;
 
 /** Runs the model suite on `backends` (default: wasm, cpu, and webgpu when a hardware adapter exists). */
-export async function run(report: Report, backends: BackendChoice[] = ["wasm", "cpu", "webgpu"]): Promise<void> {
+export async function run(
+  report: Report,
+  backends: BackendChoice[] = benchBackends<BackendChoice>(["wasm", "cpu", "webgpu"]),
+): Promise<void> {
   const config = parseModelConfig(MODEL_PRESETS.bench(), "bench preset");
   for (const choice of backends) {
     let detail: string;
     try {
       const info = await initBackend(choice);
-      if (info.name === "webgpu" && /llvmpipe|lavapipe|software/i.test(info.detail)) {
+      if (skipSoftwareWebgpu(info)) {
         continue; // a software adapter says nothing about a GPU and takes minutes
       }
       detail = info.detail;
@@ -38,9 +43,9 @@ export async function run(report: Report, backends: BackendChoice[] = ["wasm", "
     const ids = tf.tensor2d(rows, [BATCH, SEQ], "int32");
     const mask = tf.ones([BATCH, SEQ]) as tf.Tensor2D;
     const tokens = BATCH * SEQ;
-    const fwd = measure(() => {
+    const fwd = await measureAsync(async () => {
       const lp = model.tokenLogProbs(ids, mask);
-      lp.dataSync();
+      await lp.data();
       lp.dispose();
     }, { warmup: 1, minIters: 3, minMs: 0 });
     report({
@@ -49,9 +54,9 @@ export async function run(report: Report, backends: BackendChoice[] = ["wasm", "
       unit: "tok/s",
       detail: `${choice}: ${detail}; ${fwd.toFixed(0)} ms/batch`,
     });
-    const fb = measure(() => {
+    const fb = await measureAsync(async () => {
       const { value, grads } = tf.variableGrads(() => tf.sum(model.tokenLogProbs(ids, mask)) as tf.Scalar);
-      value.dataSync();
+      await value.data(); // the GPU queue is in order: the gradients are done too
       tf.dispose([value, ...Object.values(grads)]);
     }, { warmup: 1, minIters: 3, minMs: 0 });
     report({
@@ -66,9 +71,9 @@ export async function run(report: Report, backends: BackendChoice[] = ["wasm", "
     const { cache, lastLogits } = model.prefill(prompt, pmask, 64);
     lastLogits.dispose();
     const next = tf.tensor1d(Array(BATCH).fill(5), "int32");
-    const step = measure(() => {
+    const step = await measureAsync(async () => {
       const l = model.decodeStep(cache, next);
-      l.dataSync();
+      await l.data();
       l.dispose();
     }, { warmup: 1, minIters: 8, minMs: 0 });
     report({

@@ -15,20 +15,25 @@
  * `MAXENT_PEER_TORCH2=1` also runs the pyenv `python3` (a newer torch) as a second column; `MAXENT_PEER_PYTHON` the
  * interpreter of the first column (default /usr/bin/python3).
  *
+ * GPU (issue 8 item 3): `MAXENT_PEER_BACKEND=webgpu MAXENT_PEER_DEVICE=cuda deno task bench peer` runs maxent on
+ * WebGPU and the peer on CUDA (a CUDA torch as `MAXENT_PEER_PYTHON`); the peak is then torch's CUDA sgemm (float32,
+ * TF32 off) and tfjs-webgpu's own matMul is reported beside it. Phases that still read GPU tensors synchronously
+ * (memory, grpo: the trainer's step) are skipped on webgpu with the reason on stderr.
+ *
  * Usage: `deno task bench peer`.
  */
 import * as tf from "@tensorflow/tfjs";
 import process from "node:process";
-import { adamWUpdate, initBackend } from "../src/backend/mod.ts";
+import { type BackendChoice, initBackend } from "../src/backend/mod.ts";
 import { loadBlas } from "../src/backend/blas.ts";
 import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { CausalLM } from "../src/model/transformer.ts";
 import { sampleLocal } from "../src/sampler/local.ts";
 import { collectRollouts } from "../src/train/rollout.ts";
-import { objectiveMicroStep } from "../src/train/objective_step.ts";
+import { accumulateGradients, objectiveMicroStep } from "../src/train/objective_step.ts";
 import { packBatch } from "../src/train/batch.ts";
-import { AdamW, clipByGlobalNorm } from "../src/train/optimizer.ts";
+import { AdamW, clipCoefficient, globalNorm } from "../src/train/optimizer.ts";
 import type { Report } from "./report.ts";
 import { benchOptimizer, stepFixture } from "./step_fixture.ts";
 
@@ -58,12 +63,15 @@ interface SideResult {
   grpo_cpu_s?: number;
   grpo?: GrpoTimes;
   peak_rss_mb: number;
+  /** torch on a GPU: float32 sgemm GFLOP/s at 2048² and the peak of allocated GPU memory. */
+  sgemm_gflops?: number;
+  gpu_peak_mb?: number;
   threads: number | string;
   torch?: string;
   wasm_heap_mb?: number;
   params?: number;
   memory?: TrainMemory;
-  memoryFused?: TrainMemory;
+  memoryCheckpointed?: TrainMemory;
 }
 
 /** Tensor buffer bytes of one training step (fwd+bwd of 8 × 128 + AdamW) as the tfjs engine counts them. */
@@ -76,6 +84,8 @@ interface TrainMemory {
   peak: number;
   /** The same up to the end of the backward pass (before clipping and AdamW). */
   backwardPeak: number;
+  /** The largest groups of same-shape buffers live at the peak, e.g. "3 × [151936,256] 445 MB". */
+  atPeak: string;
 }
 
 function env(name: string): string | undefined {
@@ -109,6 +119,21 @@ function wasmHeapMb(): number {
   const be = tf.backend() as any;
   const n = be?.wasm?.HEAPU8?.buffer?.byteLength;
   return typeof n === "number" ? n / 2 ** 20 : NaN;
+}
+
+/** Best of `reps` tf.matMul calls at n³ on the active backend (GFLOP/s), timed to the end of an async read. */
+async function tfjsMatMulGflops(n: number, reps = 3): Promise<number> {
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1), b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  let best = Infinity;
+  for (let i = 0; i <= reps; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+    if (i > 0) best = Math.min(best, performance.now() - t0); // the first call compiles the shader
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (best / 1000) / 1e9;
 }
 
 /** Best of `reps` raw FFI sgemm calls at n³ (GFLOP/s), 2·n³ FLOPs each. */
@@ -185,16 +210,16 @@ async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): 
     );
     const ids = tf.tensor2d(rows, [BATCH, SEQ], "int32");
     const mask = tf.ones([BATCH, SEQ]) as tf.Tensor2D;
-    const once = () => {
+    const once = async () => {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const { value, grads } = tf.variableGrads(() => tf.sum(model.tokenLogProbs(ids, mask)) as tf.Scalar);
-      value.dataSync();
+      await value.data(); // (webgpu has no synchronous read; the queue is in order, so the gradients are done too)
       tf.dispose([value, ...Object.values(grads)]);
       return [(performance.now() - t0) / 1000, cpuSeconds(c0)];
     };
-    once(); // warm-up
-    const runs = [once(), once()];
+    await once(); // warm-up
+    const runs = [await once(), await once()];
     result.fwdbwd_s = (runs[0][0] + runs[1][0]) / 2;
     result.fwdbwd_cpu_s = (runs[0][1] + runs[1][1]) / 2;
     tf.dispose([ids, mask]);
@@ -215,14 +240,23 @@ async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): 
     result.sampling_s = (times[0] + times[1]) / 2;
     result.sampling_cpu_s = (cpu[0] + cpu[1]) / 2;
   }
-  if (phases.includes("memory")) {
-    result.memory = trainMemory(model, false);
-    result.memoryFused = trainMemory(model, true);
-  }
-  if (phases.includes("grpo")) {
-    const c0 = process.cpuUsage();
-    result.grpo = await grpoStep(model, config, grpo);
-    result.grpo_cpu_s = cpuSeconds(c0);
+  try {
+    if (phases.includes("memory")) {
+      result.memory = await trainMemory(model);
+      // the same step with gradient checkpointing (each decoder layer recomputed in the backward pass)
+      model.gradientCheckpointing = true;
+      result.memoryCheckpointed = await trainMemory(model);
+      model.gradientCheckpointing = false;
+    }
+    if (phases.includes("grpo")) {
+      const c0 = process.cpuUsage();
+      result.grpo = await grpoStep(model, config, grpo);
+      result.grpo_cpu_s = cpuSeconds(c0);
+    }
+  } catch (e) {
+    // webgpu: the trainer's step still reads GPU tensors synchronously (src/backend/webgpu.ts names the fix)
+    if (!(e instanceof Error && e.message.startsWith("webgpu: synchronous read"))) throw e;
+    console.error(`peer bench: skipping maxent's memory/grpo phases on webgpu: ${e.message}`);
   }
   result.params = model.parameterCount();
   model.dispose();
@@ -234,28 +268,53 @@ async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): 
 /**
  * Bytes of distinct tensor buffers allocated since the call (live and peak), tracked through the engine's per-buffer
  * table (tf.memory().numBytes and tf.profile's peakBytes count every tensor, so reshapes and clones that share a
- * buffer would be counted again).
+ * buffer would be counted again), and the buffers live at the peak grouped by shape.
  */
-function trackBufferBytes(): { live(): number; peak(): number; stop(): void } {
+function trackBufferBytes(): { live(): number; peak(): number; atPeak(): string; stop(): void } {
   // deno-lint-ignore no-explicit-any
-  const table = (tf.engine() as any).state.tensorInfo as WeakMap<object, { bytes: number }>;
+  const table = (tf.engine() as any).state.tensorInfo as WeakMap<object, { bytes: number; shape: number[] }>;
   let live = 0, peak = 0;
+  const liveSet = new Map<object, { bytes: number; shape: number[] }>();
+  let peakSet: Array<{ bytes: number; shape: number[] }> = [];
   const set = table.set.bind(table), del = table.delete.bind(table);
   table.set = (k, v) => {
     if (!table.has(k)) {
       live += v.bytes;
-      if (live > peak) peak = live;
+      liveSet.set(k, v);
+      if (live > peak) {
+        peak = live;
+        peakSet = [...liveSet.values()];
+      }
     }
     return set(k, v);
   };
   table.delete = (k) => {
     const v = table.get(k);
     if (v) live -= v.bytes;
+    liveSet.delete(k);
     return del(k);
   };
   return {
     live: () => live,
     peak: () => peak,
+    atPeak() {
+      const groups = new Map<string, { n: number; bytes: number }>();
+      for (const b of peakSet) {
+        const g = groups.get(`[${b.shape}]`) ?? { n: 0, bytes: 0 };
+        g.n++;
+        g.bytes += b.bytes;
+        groups.set(`[${b.shape}]`, g);
+      }
+      const sorted = [...groups].sort((x, y) => y[1].bytes - x[1].bytes);
+      const rest = sorted.slice(4).reduce((a, [, g]) => ({ n: a.n + g.n, bytes: a.bytes + g.bytes }), {
+        n: 0,
+        bytes: 0,
+      });
+      return [
+        ...sorted.slice(0, 4).map(([shape, g]) => `${g.n} × ${shape} ${(g.bytes / 2 ** 20).toFixed(0)} MB`),
+        `${rest.n} others ${(rest.bytes / 2 ** 20).toFixed(0)} MB`,
+      ].join(", ");
+    },
     stop() {
       // back to Map.prototype's methods
       delete (table as { set?: unknown }).set;
@@ -265,17 +324,14 @@ function trackBufferBytes(): { live(): number; peak(): number; stop(): void } {
 }
 
 /**
- * One training step (fwd+bwd of the mean NLL of 8 × 128 tokens, clip, AdamW) with its buffer bytes tracked; AdamW is
- * the trainer's (`src/train/optimizer.ts`, op by op) or, with `fused`, one `adamWUpdate` kernel call per parameter.
+ * One training step as the trainer takes it (fwd+bwd of the mean NLL of 8 × 128 tokens, the global gradient norm,
+ * and `AdamW.step` with the clipping coefficient folded into its fused update) with its buffer bytes tracked.
  */
-function trainMemory(model: CausalLM, fused: boolean): TrainMemory {
+async function trainMemory(model: CausalLM): Promise<TrainMemory> {
   const config = model.config;
   const params = new Map<string, tf.Variable>();
   for (const [name, v] of model.weights) if (v.trainable) params.set(name, v);
   const optimizer = new AdamW(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 });
-  const moments = new Map<string, tf.Tensor[]>(
-    [...params].map(([name, p]) => [name, [tf.zerosLike(p), tf.zerosLike(p)]]),
-  );
   const rows = Array.from(
     { length: BATCH },
     (_, b) => Array.from({ length: SEQ }, (_, t) => (b * 31 + t * 104729) % config.vocabSize),
@@ -295,23 +351,12 @@ function trainMemory(model: CausalLM, fused: boolean): TrainMemory {
     backwardPeak = bytes.peak();
     const byName = new Map<string, tf.Tensor>();
     for (const [name, v] of params) byName.set(name, grads[v.name]);
-    const clipped = clipByGlobalNorm(byName, 1);
-    if (fused) {
-      const s = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, stepSize: 1e-5 / 0.1, bc2Sqrt: Math.sqrt(0.001), decay: 1 };
-      for (const [name, p] of params) {
-        const [m, v] = moments.get(name)!;
-        const [p1, m1, v1] = adamWUpdate(p, clipped.grads.get(name)!, m, v, s);
-        p.assign(p1);
-        p1.dispose();
-        tf.dispose([m, v]);
-        moments.set(name, [m1, v1]);
-      }
-    } else optimizer.step(clipped.grads, 1e-5);
-    for (const g of clipped.grads.values()) g.dispose();
+    optimizer.step(byName, 1e-5, clipCoefficient(await globalNorm(byName), 1));
+    for (const g of byName.values()) g.dispose();
   } finally {
     bytes.stop();
   }
-  tf.dispose([ids, mask, ...[...moments.values()].flat()]);
+  tf.dispose([ids, mask]);
   optimizer.dispose();
   // live before the step: the weights and two AdamW moments (ids and mask are a few kB)
   const weights = 4 * model.parameterCount();
@@ -320,6 +365,7 @@ function trainMemory(model: CausalLM, fused: boolean): TrainMemory {
     activations: afterForward - before,
     peak: 3 * weights + bytes.peak(),
     backwardPeak: 3 * weights + backwardPeak,
+    atPeak: bytes.atPeak(),
   };
 }
 
@@ -352,28 +398,21 @@ async function grpoStep(policy: CausalLM, config: ModelConfig, grpo: number[]): 
   const t1 = performance.now();
   for (const g of groups) {
     const batch = packBatch(g.candidates.map(() => g.prompt.ids), g.candidates.map((c) => c.ids), 0);
-    tf.tidy(() => reference.tokenLogProbs(batch.ids, batch.attention).dataSync());
+    const lp = reference.tokenLogProbs(batch.ids, batch.attention);
+    await lp.data();
+    lp.dispose();
     batch.dispose();
   }
   const t2 = performance.now();
   let sum = new Map<string, tf.Tensor>();
   for (const g of groups) {
-    const { grads } = objectiveMicroStep(policy, null, [g], settings, 1 / P, 0);
-    if (sum.size === 0) sum = grads;
-    else {
-      for (const [name, gr] of grads) {
-        const prev = sum.get(name)!;
-        sum.set(name, tf.add(prev, gr));
-        prev.dispose();
-        gr.dispose();
-      }
-    }
+    const { grads } = await objectiveMicroStep(policy, null, [g], settings, 1 / P, 0);
+    sum = accumulateGradients(sum, grads);
   }
   await Promise.all([...sum.values()].map((g) => g.data()));
   const t3 = performance.now();
-  const clipped = clipByGlobalNorm(sum, 1);
-  optimizer.step(clipped.grads, 1e-5);
-  for (const g of clipped.grads.values()) g.dispose();
+  optimizer.step(sum, 1e-5, clipCoefficient(await globalNorm(sum), 1));
+  for (const g of sum.values()) g.dispose();
   await policy.trainableVariables()[0].data();
   const t4 = performance.now();
   optimizer.dispose();
@@ -404,7 +443,8 @@ function median(xs: number[]): number {
 
 /** Runs the peer suite. */
 export async function run(report: Report): Promise<void> {
-  const info = await initBackend("wasm");
+  const info = await initBackend((env("MAXENT_PEER_BACKEND") ?? "wasm") as BackendChoice);
+  const device = env("MAXENT_PEER_DEVICE") ?? "cpu";
   const { blas } = loadBlas();
   const threads = blas?.threads ?? 1;
   const config = parseModelConfig(MODEL_PRESETS.bench(), "bench preset");
@@ -424,27 +464,39 @@ export async function run(report: Report): Promise<void> {
     micro: grpo[1],
     reps: 2,
     phases,
+    device,
   };
   const flops = phaseFlops(config, grpo);
 
   const peaks: number[] = [];
   const torchRuns: SideResult[][] = pythons.map(() => []);
   const maxentRuns: SideResult[] = [];
+  const webgpuPeaks: number[] = [];
   for (let r = 0; r < rounds; r++) {
     peaks.push(sgemmGflops(2048));
+    if (info.name === "webgpu") webgpuPeaks.push(await tfjsMatMulGflops(2048));
     for (let p = 0; p < pythons.length; p++) {
       const t = await runTorch(pythons[p], torchArgs);
       if (t) torchRuns[p].push(t);
     }
     maxentRuns.push(await runMaxent(config, phases, grpo));
   }
-  const peak = median(peaks);
+  let peak = median(peaks);
   report({
     name: "sgemm 2048², raw FFI",
     value: peak,
     unit: "GFLOP/s",
     detail: `OpenBLAS ${threads} threads; ${range(peaks, 0)} over ${rounds} round(s)`,
   });
+  if (webgpuPeaks.length > 0) {
+    report({ name: "tf.matMul 2048², webgpu", value: median(webgpuPeaks), unit: "GFLOP/s", detail: info.detail });
+  }
+  const cudaPeaks = torchRuns[0].map((t) => t.sgemm_gflops ?? NaN).filter(Number.isFinite);
+  if (cudaPeaks.length > 0) {
+    // on a GPU the CPU's sgemm says nothing: fractions below are of the GPU's float32 sgemm as torch reaches it
+    peak = median(cudaPeaks);
+    report({ name: `sgemm 2048², torch ${device}`, value: peak, unit: "GFLOP/s", detail: "float32, TF32 off" });
+  }
   const torchDesc = torchRuns.map((runs, p) =>
     runs.length ? `torch ${runs[0].torch} (${pythons[p]}, ${runs[0].threads} threads)` : `${pythons[p]}: failed`
   );
@@ -562,21 +614,21 @@ export async function run(report: Report): Promise<void> {
     } MB`,
   });
   // issue 8: training must not need more than 4 × the float32 weights (weights, gradients, two AdamW moments) plus
-  // activations; measured with the trainer's AdamW and with the fused adamWUpdate kernel
+  // activations; measured on the trainer's step (fused AdamW, clipping folded in, one tied-embedding gradient)
   const mb = (b: number) => b / 2 ** 20;
-  for (const [key, what] of [["memory", "trainer's AdamW"], ["memoryFused", "fused adamWUpdate"]] as const) {
+  for (const [key, what] of [["memory", ""], ["memoryCheckpointed", ", gradient checkpointing"]] as const) {
     const mem = maxentRuns.map((s) => s[key]).filter((m): m is TrainMemory => m !== undefined);
-    if (mem.length === 0) continue;
     const budget = mem.map((m) => 4 * m.weights + m.activations);
+    if (mem.length === 0) continue;
     report({
-      name: `training step memory (fwd+bwd ${BATCH}×${SEQ}, ${what}): peak / (4·weights + activations)`,
+      name: `training step memory (fwd+bwd ${BATCH}×${SEQ}, trainer's step${what}): peak / (4·weights + activations)`,
       value: median(mem.map((m, i) => m.peak / budget[i])),
       unit: "×",
       detail: `peak ${range(mem.map((m) => mb(m.peak)), 0)} MB (to the end of the backward ${
         range(mem.map((m) => mb(m.backwardPeak)), 0)
       } MB); weights ${mb(mem[0].weights).toFixed(0)} MB, activations kept for the backward ${
         range(mem.map((m) => mb(m.activations)), 0)
-      } MB, budget ${range(budget.map(mb), 0)} MB`,
+      } MB, budget ${range(budget.map(mb), 0)} MB; live at the peak besides weights and moments: ${mem[0].atPeak}`,
     });
   }
   torchRuns.forEach((runs, p) => {
@@ -587,6 +639,10 @@ export async function run(report: Report): Promise<void> {
       unit: "MB",
       detail: torchDesc[p],
     });
+    const gpuMb = runs.map((s) => s.gpu_peak_mb ?? NaN).filter(Number.isFinite);
+    if (gpuMb.length > 0) {
+      report({ name: "peak GPU memory allocated, PyTorch", value: median(gpuMb), unit: "MB", detail: torchDesc[p] });
+    }
   });
 }
 

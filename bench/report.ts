@@ -41,6 +41,42 @@ export function measure(fn: () => void, opts: { warmup?: number; minIters?: numb
   return times[Math.floor(times.length / 2)];
 }
 
+/** {@link measure} for an async `fn` (one that ends with `await t.data()`: webgpu has no synchronous read). */
+export async function measureAsync(
+  fn: () => Promise<void>,
+  opts: { warmup?: number; minIters?: number; minMs?: number } = {},
+): Promise<number> {
+  const { warmup = 2, minIters = 5, minMs = 500 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minIters || performance.now() - start < minMs) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/**
+ * The backends a per-backend suite (model, sampling) runs: the comma list in `MAXENT_BENCH_BACKENDS` (e.g. `webgpu`
+ * on a GPU machine) or the suite's defaults.
+ */
+export function benchBackends<T extends string>(defaults: T[]): T[] {
+  const list = Deno.env.get("MAXENT_BENCH_BACKENDS");
+  return list ? list.split(",").map((s) => s.trim() as T).filter(Boolean) : defaults;
+}
+
+/**
+ * Whether to skip a backend because it is WebGPU on a software adapter (Mesa's llvmpipe: minutes per batch, and
+ * nothing to learn about a GPU); `MAXENT_BENCH_WEBGPU_SOFTWARE=1` runs it anyway, as a smoke test.
+ */
+export function skipSoftwareWebgpu(info: { name: string; detail: string }): boolean {
+  return info.name === "webgpu" && /llvmpipe|lavapipe|swiftshader|software/i.test(info.detail) &&
+    Deno.env.get("MAXENT_BENCH_WEBGPU_SOFTWARE") !== "1";
+}
+
 /** A one-line description of the machine: CPU model, core count, Deno version, date. */
 export function machineLine(): string {
   let cpu = "unknown CPU";

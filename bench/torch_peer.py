@@ -2,7 +2,9 @@
 
 The same Qwen2 config as `maxent init --preset bench` (4 layers, hidden 256, 4 heads, 2 KV heads, head dim 64,
 intermediate 1024, vocab 151,936 tied, RMSNorm eps 1e-6, RoPE theta 1e6, q/k/v biases, SwiGLU), written directly in
-torch (no transformers), float32 on CPU. Measures, with the sizes given on the command line:
+torch (no transformers), float32 on CPU, or on a GPU with `"device": "cuda"` (then every phase ends with
+torch.cuda.synchronize(), and it also reports float32 sgemm GFLOP/s at 2048² with TF32 off and the peak of allocated
+GPU memory). Measures, with the sizes given on the command line:
 
 - fwdbwd: sum of log p(target) over a [batch, seq] batch, forward + backward (what `bench/model.ts` times in maxent);
 - sampling: K candidates of one prompt with a preallocated KV cache (prefill once, cache repeated K times), temperature
@@ -30,9 +32,10 @@ CONFIG = dict(layers=4, hidden=256, heads=4, kv_heads=2, inter=1024, vocab=15193
 class Model:
     """Qwen2 decoder with tied embeddings; parameters in a dict, linear weights stored [in, out]."""
 
-    def __init__(self, c, seed=0):
+    def __init__(self, c, seed=0, device="cpu"):
         g = torch.Generator().manual_seed(seed)
         self.c = c
+        self.device = device
         h, i, v = c["hidden"], c["inter"], c["vocab"]
         self.d = h // c["heads"]
         q, kv = c["heads"] * self.d, c["kv_heads"] * self.d
@@ -52,13 +55,15 @@ class Model:
             }.items():
                 self.p[f"{layer}.{name}"] = t
         self.inv_freq = 1.0 / (c["theta"] ** (torch.arange(0, self.d, 2, dtype=torch.float64) / self.d))
+        if device != "cpu":  # same initial values as on CPU, then moved
+            self.p = {k: torch.nn.Parameter(v.detach().to(device)) for k, v in self.p.items()}
 
     def parameters(self):
         return list(self.p.values())
 
     def frozen_copy(self):
         other = Model.__new__(Model)
-        other.c, other.d, other.inv_freq = self.c, self.d, self.inv_freq
+        other.c, other.d, other.inv_freq, other.device = self.c, self.d, self.inv_freq, self.device
         other.p = {k: v.detach().clone() for k, v in self.p.items()}
         return other
 
@@ -66,7 +71,7 @@ class Model:
         # cos/sin tables [T, d]: angle = position * inv_freq, halves repeated (rotate_half convention)
         ang = positions.to(torch.float64)[:, None] * self.inv_freq[None, :]
         ang = torch.cat([ang, ang], -1)
-        return ang.cos().float(), ang.sin().float()
+        return ang.cos().float().to(self.device), ang.sin().float().to(self.device)
 
     @staticmethod
     def rms_norm(x, w, eps):
@@ -89,7 +94,7 @@ class Model:
         x = F.embedding(ids, p["embed"])
         S = start + T
         # causal bias over the S keys for queries start..S-1: -1e9 where key s > query index
-        bias = torch.full((T, S), -1e9).triu(start + 1)
+        bias = torch.full((T, S), -1e9, device=self.device).triu(start + 1)
         for layer in range(c["layers"]):
             def w(n):
                 return p[f"{layer}.{n}"]
@@ -121,7 +126,8 @@ class Model:
 
     def new_cache(self, B, S):
         c = self.c
-        return [(torch.zeros(B, c["kv_heads"], S, self.d), torch.zeros(B, c["kv_heads"], S, self.d))
+        return [(torch.zeros(B, c["kv_heads"], S, self.d, device=self.device),
+                 torch.zeros(B, c["kv_heads"], S, self.d, device=self.device))
                 for _ in range(c["layers"])]
 
 
@@ -148,7 +154,7 @@ def sample(model, prompts, k, new, gen, top_p=0.9):
     logits = h[:, -1] @ model.p["embed"].t()
     cache = [(ck.repeat_interleave(k, 0), cv.repeat_interleave(k, 0)) for ck, cv in cache]
     logits = logits.repeat_interleave(k, 0)
-    out = torch.empty(B, new, dtype=torch.long)
+    out = torch.empty(B, new, dtype=torch.long, device=prompts.device)
     for t in range(new):
         tok, _ = top_p_sample(logits, top_p, gen)
         out[:, t] = tok
@@ -178,31 +184,57 @@ def main():
     micro = a.get("micro", 8)
     reps = a.get("reps", 2)
     which = a.get("phases", ["fwdbwd", "sampling", "grpo"])
+    device = a.get("device", "cpu")
+    cuda = device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise SystemExit(f"device {device}: torch {torch.__version__} sees no CUDA GPU")
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
     c = CONFIG
-    model = Model(c, 0)
-    gen = torch.Generator().manual_seed(1)
+    model = Model(c, 0, device)
+    gen = torch.Generator(device=device).manual_seed(1)
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(),
               "params": sum(t.numel() for t in model.parameters())}
+    if cuda:
+        result["threads"] = torch.cuda.get_device_name(device)
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 like maxent's WebGPU kernels
+        x, y = torch.randn(2048, 2048, device=device), torch.randn(2048, 2048, device=device)
+        best = math.inf
+        for i in range(6):
+            sync()
+            t0 = time.perf_counter()
+            x @ y
+            sync()
+            if i > 0:
+                best = min(best, time.perf_counter() - t0)
+        result["sgemm_gflops"] = 2 * 2048 ** 3 / best / 1e9
+        del x, y
 
     if "fwdbwd" in which:
-        ids = torch.tensor([[(b * 7919 + t * 104729) % c["vocab"] for t in range(seq)] for b in range(batch)])
+        ids = torch.tensor([[(b * 7919 + t * 104729) % c["vocab"] for t in range(seq)] for b in range(batch)],
+                           device=device)
         times, cpu = [], []
         for _ in range(reps + 1):
             t0, c0 = time.perf_counter(), time.process_time()
             loss = model.token_logprobs(ids).sum()
             grads = torch.autograd.grad(loss, model.parameters())
+            sync()
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             del loss, grads
         result["fwdbwd_s"], result["fwdbwd_cpu_s"] = median(times[1:]), median(cpu[1:])
 
     if "sampling" in which:
-        pr = torch.tensor([[(t * 104729) % c["vocab"] for t in range(prompt_len)]])
+        pr = torch.tensor([[(t * 104729) % c["vocab"] for t in range(prompt_len)]], device=device)
         sample(model, pr, 1, 4, gen)  # warm-up
         times, cpu = [], []
         for _ in range(reps):
             t0, c0 = time.perf_counter(), time.process_time()
             sample(model, pr, k, new, gen)
+            sync()
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
         result["sampling_s"], result["sampling_cpu_s"] = median(times), median(cpu)
@@ -211,10 +243,12 @@ def main():
         P, K, T0, N = grpo
         ref = model.frozen_copy()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
-        prompts = torch.tensor([[(p * 7919 + t * 104729) % c["vocab"] for t in range(T0)] for p in range(P)])
+        prompts = torch.tensor([[(p * 7919 + t * 104729) % c["vocab"] for t in range(T0)] for p in range(P)],
+                               device=device)
         c0 = time.process_time()
         t0 = time.perf_counter()
         comp = sample(model, prompts, K, N, gen)
+        sync()
         t1 = time.perf_counter()
         ids = torch.cat([prompts.repeat_interleave(K, 0), comp], 1)
         # a cheap reward (token-sum parity) and MaxEnt weights per group: softmax((u + tau*ref/len) / tau)
@@ -222,6 +256,7 @@ def main():
         tau = 0.2
         with torch.no_grad():
             ref_lp = torch.cat([ref.token_logprobs(ids[i:i + micro]) for i in range(0, P * K, micro)])
+        sync()
         t2 = time.perf_counter()
         seq_ref = ref_lp[:, T0 - 1:].sum(1).view(P, K) / N
         weights = torch.softmax((rewards + tau * seq_ref) / tau, 1).view(-1)
@@ -231,14 +266,18 @@ def main():
             # weighted token NLL: -sum_i w_i * mean_t log pi(y_t) / P
             loss = -(weights[i:i + micro] * lp.mean(1)).sum() / P
             loss.backward()
+        sync()
         t3 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        sync()
         t4 = time.perf_counter()
         result["grpo_cpu_s"] = time.process_time() - c0
         result["grpo"] = {"sampling_s": t1 - t0, "reference_s": t2 - t1, "policy_s": t3 - t2, "optimizer_s": t4 - t3,
                           "total_s": t4 - t0}
     result["peak_rss_mb"] = peak_rss_mb()
+    if cuda:
+        result["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2 ** 20
     print(json.dumps(result))
 
 

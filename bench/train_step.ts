@@ -74,10 +74,10 @@ export async function run(report: Report, backend: BackendChoice = "auto"): Prom
     tf.tidy(() => reference.tokenLogProbs(batch.ids, batch.attention).dataSync());
     batch.dispose();
     const t2 = performance.now();
-    const { grads } = objectiveMicroStep(policy, null, groups, settings, 1 / n, tokenizer.padTokenId);
+    const { grads } = await objectiveMicroStep(policy, null, groups, settings, 1 / n, tokenizer.padTokenId);
     await Promise.all([...grads.values()].map((g) => g.data()));
     const t3 = performance.now();
-    const clipped = clipByGlobalNorm(grads, 1);
+    const clipped = await clipByGlobalNorm(grads, 1);
     optimizer.step(clipped.grads, 1e-5);
     for (const g of clipped.grads.values()) g.dispose();
     await policy.trainableVariables()[0].data();

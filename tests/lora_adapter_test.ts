@@ -71,11 +71,11 @@ Deno.test("a fresh adapter (B = 0) leaves the log-probs exactly equal to the bas
   plain.dispose();
 });
 
-Deno.test("base + adapter equals the merged weights W + (α/r)·B·A (naive merge) to 1e-5", () => {
+Deno.test("base + adapter equals the merged weights W + (α/r)·B·A (naive merge) to 1e-5", async () => {
   const model = frozen();
   const ad = LoraAdapters.create(model, settings, 2).attach(model);
   randomize(ad, 11);
-  const peft = ad.hostTensors();
+  const peft = await ad.hostTensors();
   const s = settings.alpha / settings.r;
   const merged = new Map<string, HostTensor>();
   for (const [name, t] of base) {
@@ -98,7 +98,7 @@ Deno.test("base + adapter equals the merged weights W + (α/r)·B·A (naive merg
     }
     merged.set(name, { shape: t.shape, data });
     // the library's merge gives the same tensor
-    const lib = ad.mergedHostTensor(name, t);
+    const lib = await ad.mergedHostTensor(name, t);
     for (let k = 0; k < data.length; k++) assertClose(lib.data[k], data[k], 1e-6);
   }
   const mergedModel = frozen(merged);
@@ -192,7 +192,7 @@ Deno.test("PEFT names, shapes and adapter_config.json fields; files round-trip",
     const back = (await LoraAdapters.load(dir, other, 6)).attach(other);
     assertEquals(back.settings.r, 4);
     assertEquals(back.settings.dropout, 0.05);
-    const h1 = ad.hostTensors(), h2 = back.hostTensors();
+    const h1 = await ad.hostTensors(), h2 = await back.hostTensors();
     for (const [name, t] of h1) assertEquals(Array.from(h2.get(name)!.data), Array.from(t.data));
     assertEquals(logProbs(other), logProbs(model));
     back.dispose();
@@ -326,7 +326,7 @@ Deno.test("modules_to_save: a trainable copy, used by the policy only, saved und
     const back = (await LoraAdapters.load(dir, other)).attach(other);
     assertEquals(logProbs(other), logProbs(model));
     // merging replaces the saved module's weight
-    const m = back.mergedHostTensor("model.embed_tokens.weight", base.get("model.embed_tokens.weight")!);
+    const m = await back.mergedHostTensor("model.embed_tokens.weight", base.get("model.embed_tokens.weight")!);
     assertClose(m.data[7], base.get("model.embed_tokens.weight")!.data[7] * 1.5, 1e-6);
     back.dispose();
     other.dispose();

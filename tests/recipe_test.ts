@@ -99,7 +99,11 @@ Deno.test("the MaxEnt reference recipe loads with its MaxEnt knobs", async () =>
     assertEquals(maxentBeta(recipe), 3);
     assertEquals(recipe.seed, 42);
     assertEquals(warnings.length, 1);
-    assertMatch(warnings[0], /ignoring 9 keys .*torch_dtype.*gradient_checkpointing_kwargs/);
+    assertMatch(warnings[0], /ignoring 7 keys .*torch_dtype/);
+    // gradient_checkpointing is a real key now (not in the warning)
+    assert(!/gradient_checkpointing/.test(warnings[0]), warnings[0]);
+    assertEquals(recipe.gradient_checkpointing, true);
+    assertEquals(recipe.gradient_checkpointing_kwargs, { use_reentrant: false });
   }
 });
 

@@ -149,3 +149,27 @@ Deno.test("sampling leaks no tensors", async () => {
   for (let i = 0; i < 3; i++) await sampleLocal(model, tokenizer, { promptIds: prompts, k: 2, params: plain });
   assertEquals(tf.memory().numTensors, before);
 });
+
+Deno.test("each step's logits are read into a reused buffer on cpu, not through data()/dataSync()", async () => {
+  const proto = tf.Tensor.prototype as unknown as Record<"data" | "dataSync", (...a: unknown[]) => unknown>;
+  const orig = { data: proto.data, dataSync: proto.dataSync };
+  let reads = 0;
+  proto.data = function (this: tf.Tensor, ...a: unknown[]) {
+    reads++;
+    return orig.data.apply(this, a);
+  };
+  proto.dataSync = function (this: tf.Tensor, ...a: unknown[]) {
+    reads++;
+    return orig.dataSync.apply(this, a);
+  };
+  let groups;
+  try {
+    groups = await sampleLocal(model, tokenizer, { promptIds: prompts, k: 2, params: plain });
+  } finally {
+    proto.data = orig.data;
+    proto.dataSync = orig.dataSync;
+  }
+  assertEquals(reads, 0, "tensor reads during sampling");
+  assertEquals(groups.flat().length, prompts.length * 2);
+  assert(groups.flat().every((c) => (c.ids ?? []).length === plain.maxTokens || c.finishReason === "stop"));
+});

@@ -96,7 +96,7 @@ Deno.test("sft: training raises the completion's log-prob, not the prompt tokens
       });
     const completionBefore = completionLogProb(model, p) / p.completion.length;
     const promptBefore = promptLp();
-    trainSupervised(model, tokenizer.padTokenId, pairs, { epochs: 30, learningRate: 1e-2, batchSize: 1 });
+    await trainSupervised(model, tokenizer.padTokenId, pairs, { epochs: 30, learningRate: 1e-2, batchSize: 1 });
     const completionGain = completionLogProb(model, p) / p.completion.length - completionBefore;
     const promptGain = promptLp() - promptBefore;
     assert(completionGain > 2, `completion log-prob per token rose only ${completionGain}`);

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose, assertEquals } from "./assert.ts";
 import { CausalLM } from "../src/model/transformer.ts";
 import { configJson, parseModelConfig } from "../src/model/config.ts";
-import { objectiveMicroStep, type ObjectiveSettings } from "../src/train/objective_step.ts";
+import { accumulateGradients, objectiveMicroStep, type ObjectiveSettings } from "../src/train/objective_step.ts";
 import { packBatch } from "../src/train/batch.ts";
 import { maxentGroup } from "../src/objective/mod.ts";
 import type { RolloutGroup } from "../src/train/rollout.ts";
@@ -50,11 +50,11 @@ const maxent: ObjectiveSettings = {
   lengthNormalizeRef: true,
 };
 
-Deno.test("the weighted-MLE gradient raises the log-prob of the high-weight candidate", () => {
+Deno.test("the weighted-MLE gradient raises the log-prob of the high-weight candidate", async () => {
   const model = CausalLM.random(config, 1);
   const g = group([1, 0, 0]);
   const before = sequenceLogProbs(model, g);
-  const { grads, stats } = objectiveMicroStep(model, null, [g], maxent, 1, 0);
+  const { grads, stats } = await objectiveMicroStep(model, null, [g], maxent, 1, 0);
   assert(stats.perCandidate[0][0] > 0.99, `w = ${stats.perCandidate[0]}`);
   // one plain gradient-descent step
   for (const [name, v] of model.weights) {
@@ -67,7 +67,7 @@ Deno.test("the weighted-MLE gradient raises the log-prob of the high-weight cand
   model.dispose();
 });
 
-Deno.test("the micro-step loss equals (1/G)·Σ w·NLL computed from independent sequence log-probs", () => {
+Deno.test("the micro-step loss equals (1/G)·Σ w·NLL computed from independent sequence log-probs", async () => {
   const model = CausalLM.random(config, 2);
   const ref = model.frozenCopy();
   const g = group([0.5, 1, 0]);
@@ -80,7 +80,7 @@ Deno.test("the micro-step loss equals (1/G)·Σ w·NLL computed from independent
     ...settings,
   }).weights;
   const expected = -w.reduce((a, wi, i) => a + wi * seq[i], 0);
-  const { grads, stats } = objectiveMicroStep(model, ref, [g], settings, 1, 0);
+  const { grads, stats } = await objectiveMicroStep(model, ref, [g], settings, 1, 0);
   assertClose(stats.perCandidate[0], w, 1e-6);
   assertClose(stats.loss, expected, 1e-4);
   assertClose(stats.klSum, 0, 1e-5); // policy = reference
@@ -88,4 +88,31 @@ Deno.test("the micro-step loss equals (1/G)·Σ w·NLL computed from independent
   grads.forEach((t) => t.dispose());
   model.dispose();
   ref.dispose();
+});
+
+Deno.test("gradients of micro-batches accumulate into the running sums (consumed inputs, no leak)", async () => {
+  const { initBackend } = await import("../src/backend/mod.ts");
+  for (const backend of ["cpu", "wasm"] as const) {
+    await initBackend(backend);
+    const start = tf.memory().numTensors;
+    const parts = [[1, 2, 3], [0.5, -2, 10], [0.25, 0.125, -1]];
+    let sum = new Map<string, tf.Tensor>();
+    const made: tf.Tensor[] = [];
+    for (const [k, v] of parts.entries()) {
+      // computed buffers, as a backward pass makes them; "b" only from the second micro-batch on
+      const g = new Map([["a", tf.tidy(() => tf.mul(tf.tensor1d(v), 1))]]);
+      if (k > 0) g.set("b", tf.tidy(() => tf.mul(tf.tensor1d(v), 2)));
+      made.push(...g.values());
+      sum = accumulateGradients(sum, g);
+    }
+    // float32 sums in micro-batch order
+    const f = (xs: number[]) => xs.reduce((a, x) => Math.fround(a + x), 0);
+    assertEquals(Array.from(sum.get("a")!.dataSync()), [0, 1, 2].map((i) => f(parts.map((p) => p[i]))));
+    assertEquals(Array.from(sum.get("b")!.dataSync()), [0, 1, 2].map((i) => f(parts.slice(1).map((p) => 2 * p[i]))));
+    const kept = new Set(sum.values());
+    assert(made.every((t) => kept.has(t) || t.isDisposed), `${backend}: inputs consumed`);
+    sum.forEach((t) => t.dispose());
+    assertEquals(tf.memory().numTensors, start, `${backend}: tensor leak`);
+  }
+  await tf.setBackend("cpu");
 });

@@ -66,7 +66,7 @@ async function trainAgainst(url: string, out: string, extra: Record<string, unkn
 /** Every weight of `served` equals the Hugging Face-layout tensors in `dir` exactly. */
 async function assertServes(served: CausalLM, dir: string) {
   const want = await readSafetensorsDir(dir);
-  for (const [name, t] of served.hostTensors()) {
+  for (const [name, t] of await served.hostTensors()) {
     assertEquals(Array.from(t.data), Array.from(want.get(name)!.data), name);
   }
 }
@@ -94,7 +94,9 @@ Deno.test({
       // the last push happened before step 2's sampling: the server holds checkpoint-1's weights, not the initial ones
       await assertServes(served, join(out, "checkpoint-1"));
       const initial = await readSafetensorsDir(model);
-      const moved = [...served.hostTensors()].some(([n, t]) => t.data.some((x, i) => x !== initial.get(n)!.data[i]));
+      const moved = [...(await served.hostTensors())].some(([n, t]) =>
+        t.data.some((x, i) => x !== initial.get(n)!.data[i])
+      );
       assert(moved, "the served weights never changed");
     });
   },
@@ -120,7 +122,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withServer(true, async (url, served) => {
-      const [name, t] = [...served.hostTensors()][0];
+      const [name, t] = [...(await served.hostTensors())][0];
       const bad = { shape: [t.shape[0] + 1, ...t.shape.slice(1)], data: new Float32Array(t.data.length + 1) };
       try {
         await pushWeights(url, [[name, bad]]);
@@ -136,7 +138,7 @@ Deno.test({
       }
     });
     await withServer(false, async (url, served) => {
-      const [name, t] = [...served.hostTensors()][0];
+      const [name, t] = [...(await served.hostTensors())][0];
       try {
         await pushWeights(url, [[name, t]]);
         throw new Error("a server without --accept-weights took weights");

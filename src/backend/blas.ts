@@ -134,7 +134,7 @@ function openBlas(): BlasLoad {
       errors.push(`${path}: ${msg.split("\n")[0]}`);
       continue;
     }
-    return { blas: wrap(path, lib) };
+    return { blas: wrap(path, lib, true) };
   }
   const hint = override
     ? `MAXENT_BLAS=${override} could not be opened (${errors[0] ?? "unknown error"})`
@@ -142,7 +142,16 @@ function openBlas(): BlasLoad {
   return { blas: null, reason: hint };
 }
 
-function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): Blas {
+/**
+ * Opens the BLAS library at `path` (as {@link loadBlas} found it) for a second thread, e.g. the LM head's worker: the
+ * thread count, which OpenBLAS keeps for the whole process, is left as the main thread set it. Throws when it cannot
+ * be opened.
+ */
+export function openBlasForThread(path: string): Blas {
+  return wrap(path, Deno.dlopen(path, SYMBOLS), false);
+}
+
+function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>, setThreads: boolean): Blas {
   const s = lib.symbols;
   let config = "";
   try {
@@ -151,8 +160,10 @@ function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): Blas {
   } catch {
     config = "";
   }
-  const want = Number(envVar("OPENBLAS_NUM_THREADS") ?? "") || navigator.hardwareConcurrency || 1;
-  s.openblas_set_num_threads(want);
+  if (setThreads) {
+    const want = Number(envVar("OPENBLAS_NUM_THREADS") ?? "") || navigator.hardwareConcurrency || 1;
+    s.openblas_set_num_threads(want);
+  }
   const blas: Blas = {
     path,
     config,

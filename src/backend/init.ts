@@ -10,8 +10,12 @@ import { registerBlasMatMul } from "./matmul.ts";
 import { registerFastKernels } from "./fast_kernels.ts";
 import { registerWasmUnsortedSegmentSum } from "./segment_sum.ts";
 import { registerAdamW } from "./adamw.ts";
+import { registerAccumulate } from "./accumulate.ts";
 import { registerLmHeadKernels } from "./lm_head.ts";
+import { freeBuffersOnDispose } from "./eager_free.ts";
 import { registerBroadcastMatMulGradient } from "./matmul_grad.ts";
+import { installEagerBackprop } from "./backprop.ts";
+import { adaptWebgpuBackend } from "./webgpu.ts";
 import type { KernelSwap } from "./registry.ts";
 
 /** What the user may ask for (`--backend`, recipe key `backend`). */
@@ -60,6 +64,9 @@ export async function initBackend(choice: BackendChoice = "auto", opts: InitBack
   const log = opts.log ?? (() => {});
   silenceNodeBanner();
   registerBroadcastMatMulGradient();
+  // backward passes free each gradient and saved tensor once spent (src/backend/backprop.ts); MAXENT_EAGER_BACKPROP=0
+  // keeps tfjs's own, which holds all of them to the end
+  installEagerBackprop();
   let info: BackendInfo;
   if (choice === "auto") info = await initAuto(opts, log);
   else if (choice === "tensorflow") info = await initTensorflow();
@@ -136,6 +143,7 @@ async function activate(name: string): Promise<void> {
 function accelerate(name: "wasm" | "cpu"): { blas: boolean; note: string } {
   swaps.push(...registerFastKernels(name));
   registerAdamW(name);
+  registerAccumulate(name);
   const { blas, reason } = loadBlas();
   if (!blas) return { blas: false, note: `no BLAS: ${reason}` };
   swaps.push(...registerBlasMatMul(blas, name));
@@ -147,6 +155,8 @@ function accelerate(name: "wasm" | "cpu"): { blas: boolean; note: string } {
 
 async function initCpu(): Promise<BackendInfo> {
   await activate("cpu");
+  // disposed tensors' arrays go back to the system at once, not at the next V8 collection (src/backend/eager_free.ts)
+  freeBuffersOnDispose(tf.findBackend("cpu"));
   const acc = accelerate("cpu");
   return { name: "cpu", blas: acc.blas, detail: `cpu, ${acc.note}` };
 }
@@ -189,10 +199,13 @@ async function initWebgpu(requireHardware: boolean): Promise<BackendInfo> {
         "--backend wasm|cpu",
     );
   }
-  const ai = (adapter as unknown as { info?: { vendor?: string; architecture?: string; description?: string } })
-    .info ?? {};
+  const ai = (adapter as unknown as {
+    info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  }).info ?? {};
   const desc = [ai.vendor, ai.architecture, ai.description].filter(Boolean).join(" ") || "unknown adapter";
-  const software = (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+  // (Deno 2.9 reports isFallbackAdapter on adapter.info, older WebGPU versions on the adapter)
+  const software = ai.isFallbackAdapter === true ||
+    (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
     /llvmpipe|lavapipe|swiftshader|software/i.test(desc);
   if (requireHardware && software) throw new MaxentError(`only a software adapter (${desc})`);
   try {
@@ -201,7 +214,14 @@ async function initWebgpu(requireHardware: boolean): Promise<BackendInfo> {
     throw new MaxentError(`could not load @tensorflow/tfjs-backend-webgpu: ${(e as Error).message}`, { cause: e });
   }
   await activate("webgpu");
-  return { name: "webgpu", blas: false, detail: `webgpu on ${desc}${software ? " (software)" : ""}` };
+  // sync reads of host-made masks, clear errors for GPU-only sync reads, oversized bindings and device errors
+  const limits = adaptWebgpuBackend();
+  return {
+    name: "webgpu",
+    blas: false,
+    detail: `webgpu on ${desc}${software ? " (software)" : ""}, float32, max binding ` +
+      `${Math.round(limits.maxStorageBufferBindingSize / 1024 ** 2)} MiB`,
+  };
 }
 
 /**

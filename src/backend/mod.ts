@@ -15,3 +15,4 @@ export { type BackendChoice, type BackendInfo, initBackend, type InitBackendOpti
 export { type Blas, loadBlas } from "./blas.ts";
 export { type AdamWStep, adamWUpdate } from "./adamw.ts";
 export { lmHeadGrad, lmHeadLogProbs } from "./lm_head.ts";
+export { eagerBackpropInstalled, installEagerBackprop } from "./backprop.ts";

@@ -43,7 +43,7 @@ export async function mergeAdapter(adapterDir: string, outDir: string, opts: Mer
   try {
     const merged = new Map<string, HostTensor>();
     for await (const [name, t] of iterateSafetensorsDir(opts.baseDir, { filter: (n) => expected.has(n) })) {
-      const m = adapters.mergedHostTensor(name, t);
+      const m = await adapters.mergedHostTensor(name, t);
       if (m !== t) changed++;
       merged.set(name, m);
     }

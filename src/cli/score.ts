@@ -7,19 +7,24 @@ import * as tf from "@tensorflow/tfjs";
 import { UsageError } from "../errors.ts";
 import { type BackendChoice, initBackend } from "../backend/mod.ts";
 import type { CausalLM } from "../model/transformer.ts";
+import { maskTensor } from "../model/host_mask.ts";
 import type { CliContext } from "./context.ts";
 import { loadSourceModel, loadSourceTokenizer, resolveModelSource, sourceWeightBytes } from "./model_source.ts";
 import { hubOptionsFromEnv } from "../hub/mod.ts";
 import { readEnv } from "../env.ts";
 
-/** log p(ids[t] | ids[<t]) for t ≥ 1 of one sequence. */
-export function scoreIds(model: CausalLM, ids: number[]): number[] {
+/** log p(ids[t] | ids[<t]) for t ≥ 1 of one sequence (read back asynchronously, as webgpu needs). */
+export async function scoreIds(model: CausalLM, ids: number[]): Promise<number[]> {
   if (ids.length < 2) return [];
-  return tf.tidy(() => {
+  const lp = tf.tidy(() => {
     const x = tf.tensor2d([ids], [1, ids.length], "int32");
-    const lp = model.tokenLogProbs(x, tf.ones([1, ids.length]) as tf.Tensor2D);
-    return Array.from(lp.dataSync());
+    return model.tokenLogProbs(x, maskTensor(new Float32Array(ids.length).fill(1), [1, ids.length]));
   });
+  try {
+    return Array.from(await lp.data());
+  } finally {
+    lp.dispose();
+  }
 }
 
 function parseIds(value: string): number[] {
@@ -93,7 +98,7 @@ export function scoreCommand(ctx: CliContext) {
             `token id ${bad} is outside the model's vocabulary (vocab_size ${model.config.vocabSize})`,
           );
         }
-        const lp = scoreIds(model, ids).slice(first - 1);
+        const lp = (await scoreIds(model, ids)).slice(first - 1);
         const scored = ids.slice(first);
         const sum = lp.reduce((a, b) => a + b, 0);
         if (opts.json) {

@@ -27,6 +27,11 @@ export function sftCommand(ctx: CliContext) {
     .option("--seed <n>", "shuffling seed", parseNumber("--seed"), 42)
     .option("--system-prompt <text>", "system message prepended to every prompt")
     .option("--out <dir>", "output folder for the fine-tuned model")
+    .option(
+      "--gradient-checkpointing",
+      "recompute each decoder layer in the backward pass instead of keeping its activations (less memory, ~1 more " +
+        "forward pass of compute)",
+    )
     .addOption(
       new Option("--backend <name>", "tfjs backend").choices(["auto", "tensorflow", "webgpu", "wasm", "cpu"]),
     )
@@ -48,6 +53,7 @@ export function sftCommand(ctx: CliContext) {
         seed: opts.seed,
         systemPrompt: opts.systemPrompt,
         out: opts.out,
+        gradientCheckpointing: opts.gradientCheckpointing ?? false,
         backend: opts.backend as Backend | undefined,
         hub: opts.token ? { token: opts.token } : {},
         log: (l) => ctx.err(l),

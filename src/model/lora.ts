@@ -10,6 +10,8 @@ import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { MaxentError } from "../errors.ts";
 import type { ModelConfig } from "./config.ts";
+import { isRecordingForBackward } from "./checkpointing.ts";
+import { tensorOwningArray } from "../backend/eager_free.ts";
 import {
   type HostTensor,
   readSafetensorsHeader,
@@ -106,7 +108,9 @@ function dropoutMask(shape: number[], p: number, seed: number): tf.Tensor2D {
   const data = new Float32Array(shape[0] * shape[1]);
   const keep = 1 / (1 - p);
   for (let i = 0; i < data.length; i++) data[i] = rand() < p ? 0 : keep;
-  return tf.tensor2d(data, [shape[0], shape[1]]);
+  // handed to the backend, so the cpu backend frees it as soon as the mask is disposed (masks are ~1/5 of a
+  // training pass's allocations; src/backend/eager_free.ts)
+  return tensorOwningArray(data, [shape[0], shape[1]]) as tf.Tensor2D;
 }
 
 /** A trainable variable holding `t`'s data; `t` itself is released. */
@@ -279,7 +283,7 @@ export class LoraAdapters implements ProjectionAdapter {
   /**
    * The projection `module` on x [N, in] with weight w [in, out] and optional bias:
    *   y = x·W (+ b) + (α/r)·(dropout(x)·Aᵀ)·Bᵀ
-   * A frozen W gets no gradient; dropout only while a gradient is being recorded.
+   * A frozen W gets no gradient; dropout only while a gradient is being recorded (`isRecordingForBackward`).
    */
   project(module: string, x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor2D {
     let y: tf.Tensor2D = (w as tf.Variable).trainable ? tf.matMul(x, w) : frozenMatMul(x, w);
@@ -288,7 +292,9 @@ export class LoraAdapters implements ProjectionAdapter {
     if (!this.enabled || !a) return y;
     const p = this.settings.dropout;
     let xin = x;
-    if (p > 0 && this.training && tf.engine().isTapeOn()) {
+    // (under gradient checkpointing the forward runs with the tape off and is replayed in the backward: the mask comes
+    // from the call counter, which the recomputation rewinds, so both draw the same mask)
+    if (p > 0 && this.training && isRecordingForBackward()) {
       xin = tf.mul(x, dropoutMask(x.shape, p, mix(this.dropoutSeed, this.dropoutCalls++))) as tf.Tensor2D;
     }
     return tf.add(y, tf.mul(tf.matMul(tf.matMul(xin, a), this.b.get(module)!), this.scaling)) as tf.Tensor2D;
@@ -313,10 +319,10 @@ export class LoraAdapters implements ProjectionAdapter {
   }
 
   /** The adapter tensors in PEFT's names and layout (lora_A [r, in], lora_B [out, r], saved modules as HF). */
-  hostTensors(): Map<string, HostTensor> {
+  async hostTensors(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
     for (const [name, v] of [...this.variables()].sort((p, q) => (p[0] < q[0] ? -1 : 1))) {
-      const data = v.dataSync() as Float32Array;
+      const data = (await v.data()) as Float32Array; // asynchronous: webgpu has no synchronous readback
       const inner = name.slice(PEFT_PREFIX.length);
       if (/\.lora_[AB]\.weight$/.test(inner) || inner.endsWith("_proj.weight")) {
         const [rows, cols] = v.shape;
@@ -331,7 +337,9 @@ export class LoraAdapters implements ProjectionAdapter {
   /** Writes `dir/adapter_model.safetensors` (F32) and `dir/adapter_config.json` atomically. */
   async save(dir: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
-    await writeSafetensorsFile(join(dir, ADAPTER_WEIGHTS_FILE), [...this.hostTensors()], { dtype: "F32" });
+    await writeSafetensorsFile(join(dir, ADAPTER_WEIGHTS_FILE), [...(await this.hostTensors())], {
+      dtype: "F32",
+    });
     await writeTextAtomic(
       join(dir, ADAPTER_CONFIG_FILE),
       JSON.stringify(adapterConfigJson(this.settings), null, 2) + "\n",
@@ -342,10 +350,10 @@ export class LoraAdapters implements ProjectionAdapter {
    * The merged weight of base tensor `name` in Hugging Face layout, given the base tensor `base` (HF layout):
    *   W' = W + (α/r)·B·A   (W [out, in], B [out, r], A [r, in]); a module to save replaces W.
    */
-  mergedHostTensor(name: string, base: HostTensor): HostTensor {
+  async mergedHostTensor(name: string, base: HostTensor): Promise<HostTensor> {
     const saved = this.saved.get(name);
     if (saved) {
-      const data = saved.dataSync() as Float32Array;
+      const data = (await saved.data()) as Float32Array;
       if (name.endsWith("_proj.weight")) {
         const [i, o] = saved.shape;
         return { shape: [o, i], data: transposeHost(data, i, o) };
@@ -357,7 +365,13 @@ export class LoraAdapters implements ProjectionAdapter {
     if (!a) return base;
     const [o, i] = base.shape;
     // ΔWᵀ = (α/r)·Aᵀ·Bᵀ [in, out], transposed to [out, in] and added to W
-    const deltaT = tf.tidy(() => tf.mul(tf.matMul(a, this.b.get(mod)!), this.scaling).dataSync() as Float32Array);
+    const deltaTensor = tf.tidy(() => tf.mul(tf.matMul(a, this.b.get(mod)!), this.scaling));
+    let deltaT: Float32Array;
+    try {
+      deltaT = (await deltaTensor.data()) as Float32Array;
+    } finally {
+      deltaTensor.dispose();
+    }
     const delta = transposeHost(deltaT, i, o);
     const data = new Float32Array(base.data.length);
     for (let k = 0; k < data.length; k++) data[k] = base.data[k] + delta[k];

@@ -7,8 +7,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { MaxentError } from "../errors.ts";
 import { loadModelConfig, type ModelConfig } from "./config.ts";
+import { checkpoint } from "./checkpointing.ts";
 import { KVCache } from "./kv_cache.ts";
-import { DEFAULT_LOGITS_CHUNK_ELEMENTS, embeddingLookup, targetLogProbs } from "./logprobs.ts";
+import { hostMaskRows } from "./host_mask.ts";
+import { DEFAULT_LOGITS_CHUNK_ELEMENTS, embeddingLookup, targetLogProbs, TiedEmbeddingGrad } from "./logprobs.ts";
 import { applyRope, ropeInvFreq, ropeTables } from "./rope.ts";
 import {
   type HostTensor,
@@ -111,7 +113,7 @@ export interface CausalLMOptions {
   /** Elements in one [rows, vocab] logits block of `tokenLogProbs` (default 2^24). */
   logitsChunkElements?: number;
   /** `load` only: rewrites each Hugging Face-layout tensor as it is read (e.g. merges a LoRA adapter into it). */
-  transform?: (name: string, t: HostTensor) => HostTensor;
+  transform?: (name: string, t: HostTensor) => HostTensor | Promise<HostTensor>;
 }
 
 /**
@@ -122,6 +124,8 @@ export interface ProjectionAdapter {
   project(module: string, x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor2D;
   weight(name: string): tf.Variable | undefined;
   variables(): Map<string, tf.Variable>;
+  /** Random draws made so far (LoRA dropout masks); gradient checkpointing rewinds it to replay the same masks. */
+  dropoutCalls?: number;
 }
 
 /** RMSNorm: x · w / sqrt(mean(x²) + ε) over the last axis. */
@@ -155,8 +159,9 @@ function attentionBias(mask: number[][], qStart: number, T: number): tf.Tensor4D
   return tf.tensor4d(bias, [B, 1, T, S]);
 }
 
+/** The mask's 0/1 rows on the host (from its host array when made with `maskTensor`: no device read, as webgpu needs). */
 function maskRows(attentionMask: tf.Tensor2D): number[][] {
-  return (attentionMask.arraySync() as number[][]).map((row) => row.map((v) => (v ? 1 : 0)));
+  return hostMaskRows(attentionMask);
 }
 
 /**
@@ -177,6 +182,11 @@ export class CausalLM {
   logitsChunkElements: number;
   /** Adapters on the projections (LoRA), or null for the plain model. */
   adapter: ProjectionAdapter | null = null;
+  /**
+   * Recompute each decoder layer in the backward pass instead of keeping its activations (`gradient_checkpointing`):
+   * a training forward then keeps one [B, T, H] input per layer (`src/model/checkpointing.ts`).
+   */
+  gradientCheckpointing = false;
   private readonly invFreq: Float64Array;
 
   private constructor(config: ModelConfig, weights: Map<string, tf.Variable>, chunk: number) {
@@ -259,7 +269,7 @@ export class CausalLM {
     const trainable = opts.trainable ?? true;
     try {
       for await (const [name, t] of stream) {
-        const host = opts.transform ? opts.transform(name, t) : t;
+        const host = opts.transform ? await opts.transform(name, t) : t;
         const one = CausalLM.variableFromHost(name, host, expected.get(name)!, trainable);
         weights.get(name)?.dispose();
         weights.set(name, one);
@@ -360,6 +370,30 @@ export class CausalLM {
   }
 
   /**
+   * Layer i under gradient checkpointing: only x and the RoPE/bias tables are kept for the backward pass, which
+   * recomputes the layer. The layer's trainable variables (adapters, or its weights when they train) are the node's
+   * inputs so their gradients flow; frozen base weights are not.
+   */
+  private checkpointedLayer(i: number, x: tf.Tensor3D, tables: [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]): tf.Tensor3D {
+    const prefix = `model.layers.${i}.`;
+    const variables: tf.Variable[] = [];
+    for (const [name, v] of [...this.weights, ...(this.adapter?.variables() ?? [])]) {
+      if (v.trainable && name.includes(prefix)) variables.push(v);
+    }
+    const ad = this.adapter;
+    const draws = ad && ad.dropoutCalls !== undefined
+      ? { get: () => ad.dropoutCalls ?? 0, set: (n: number) => void (ad.dropoutCalls = n) }
+      : undefined;
+    return checkpoint(
+      (xi, [cos, sin, bias]) => this.layer(i, xi, cos as tf.Tensor4D, sin as tf.Tensor4D, bias as tf.Tensor4D).out,
+      x,
+      tables,
+      variables,
+      draws,
+    );
+  }
+
+  /**
    * Runs the decoder on ids [B, T] whose cache positions start at `qStart`, with per-row `mask` over all S = qStart+T
    * positions and RoPE `positions` [B][T]; returns final-normed hidden states [B, T, H]. Must run inside tf.tidy.
    */
@@ -370,6 +404,7 @@ export class CausalLM {
     qStart: number,
     cache?: KVCache,
     newCache?: { k: tf.Tensor4D[]; v: tf.Tensor4D[] },
+    tied?: TiedEmbeddingGrad,
   ): tf.Tensor3D {
     const c = this.config;
     const [B, T] = ids.shape;
@@ -377,15 +412,22 @@ export class CausalLM {
     const bias = attentionBias(mask, qStart, T);
     const table = this.w("model.embed_tokens.weight") as tf.Tensor2D;
     const flat = tf.reshape(ids, [B * T]) as tf.Tensor1D;
-    let x = tf.reshape(embeddingLookup(table, flat), [B, T, c.hiddenSize]) as tf.Tensor3D;
+    let x = tf.reshape(embeddingLookup(table, flat, tied), [B, T, c.hiddenSize]) as tf.Tensor3D;
     for (let i = 0; i < c.numHiddenLayers; i++) {
+      if (this.gradientCheckpointing && !cache && !newCache && tf.engine().isTapeOn()) {
+        x = this.checkpointedLayer(i, x, [cos, sin, bias]);
+        continue;
+      }
       const past = cache ? { k: cache.keys[i], v: cache.values[i] } : undefined;
-      const r = this.layer(i, x, cos, sin, bias, past);
+      // one scope per layer: its intermediates go as soon as it is done (a tape keeps what its backward needs)
+      const r = tf.tidy(() => this.layer(i, x, cos, sin, bias, past));
+      // without a tape nothing needs the layer's input any more (a tape keeps its own copy)
+      if (!tf.engine().isTapeOn()) x.dispose();
       x = r.out;
       if (newCache) {
         newCache.k.push(tf.keep(r.k));
         newCache.v.push(tf.keep(r.v));
-      }
+      } else tf.dispose([r.k, r.v]);
     }
     return rmsNorm(x, this.w("model.norm.weight"), c.rmsNormEps);
   }
@@ -419,11 +461,16 @@ export class CausalLM {
     const mask = maskRows(attentionMask);
     return tf.tidy(() => {
       const id32 = tf.cast(ids, "int32") as tf.Tensor2D;
-      const h = this.decode(id32, mask, positionsFromMask(mask), 0);
+      // a trainable tied embedding gets one gradient buffer: the head's dW, into which the lookup adds its rows; a
+      // frozen head weight (LoRA, the reference) has its dW dropped at once (tfjs gives frozen variables no gradient)
+      const table = this.headWeight();
+      const trainable = table instanceof tf.Variable && table.trainable;
+      const tied = trainable && this.config.tieWordEmbeddings ? new TiedEmbeddingGrad() : undefined;
+      const h = this.decode(id32, mask, positionsFromMask(mask), 0, undefined, undefined, tied);
       const H = this.config.hiddenSize;
       const hPrev = tf.reshape(tf.slice(h, [0, 0, 0], [B, T - 1, H]), [B * (T - 1), H]) as tf.Tensor2D;
       const targets = tf.reshape(tf.slice(id32, [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D;
-      const lp = targetLogProbs(hPrev, this.headWeight(), targets, this.logitsChunkElements);
+      const lp = targetLogProbs(hPrev, table, targets, this.logitsChunkElements, trainable ? tied : "none");
       // a target counts only when it and its predecessor are real tokens (the first real token has no context)
       const targetMask = tf.tensor2d(mask.map((r) => r.slice(1).map((m, t) => m * r[t])), [B, T - 1], "float32");
       return tf.mul(tf.reshape(lp, [B, T - 1]), targetMask) as tf.Tensor2D;
@@ -494,17 +541,17 @@ export class CausalLM {
   }
 
   /** The weights in Hugging Face layout (names, [out, in] linear weights), copied to host memory. */
-  hostTensors(): Map<string, HostTensor> {
+  async hostTensors(): Promise<Map<string, HostTensor>> {
     const out = new Map<string, HostTensor>();
-    for (const name of [...this.weights.keys()].sort()) out.set(name, this.hostWeight(name));
+    for (const name of [...this.weights.keys()].sort()) out.set(name, await this.hostWeight(name));
     return out;
   }
 
-  /** One weight in Hugging Face layout, copied to host memory. */
-  hostWeight(name: string): HostTensor {
+  /** One weight in Hugging Face layout, copied to host memory (read asynchronously, as webgpu needs). */
+  async hostWeight(name: string): Promise<HostTensor> {
     const v = this.weights.get(name);
     if (!v) throw new MaxentError(`model has no weight "${name}"`);
-    const data = v.dataSync() as Float32Array;
+    const data = (await v.data()) as Float32Array;
     if (!isProjection(name)) return { shape: [...v.shape], data: Float32Array.from(data) };
     const [i, o] = v.shape;
     return { shape: [o, i], data: transposeHost(data, i, o) };
@@ -531,7 +578,7 @@ export class CausalLM {
    */
   async save(dir: string, opts: { dtype?: "F32" | "BF16"; maxShardBytes?: number } = {}): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
-    await writeSafetensorsDir(dir, this.hostTensors(), {
+    await writeSafetensorsDir(dir, await this.hostTensors(), {
       dtype: opts.dtype ?? "F32",
       maxShardBytes: opts.maxShardBytes,
     });

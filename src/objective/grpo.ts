@@ -160,22 +160,40 @@ export function grpoTokenLoss(inputs: GrpoLossInputs): { loss: tf.Scalar; metric
 
   let metrics: GrpoLossMetrics = { clipRatioLow: 0, clipRatioHigh: 0, clipRatioRegion: 0, kl: NaN };
   if (inputs.withMetrics ?? true) {
-    const values = tf.tidy(() => {
-      const { ratio, adv, kl } = perTokenParts(inputs, epsilonHigh);
-      const maskedMean = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1));
-      const low = tf.logicalAnd(tf.less(ratio, 1 - epsilon), tf.less(adv, 0));
-      const high = tf.logicalAnd(tf.greater(ratio, 1 + epsilonHigh), tf.greater(adv, 0));
-      const region = tf.logicalOr(low, high);
-      return tf.stack([
-        maskedMean(tf.cast(low, "float32")),
-        maskedMean(tf.cast(high, "float32")),
-        maskedMean(tf.cast(region, "float32")),
-        kl ? maskedMean(kl) : tf.scalar(NaN),
-      ]).dataSync();
-    });
-    metrics = { clipRatioLow: values[0], clipRatioHigh: values[1], clipRatioRegion: values[2], kl: values[3] };
+    const stacked = grpoMetricsTensor(inputs);
+    const values = stacked.dataSync();
+    stacked.dispose();
+    metrics = grpoMetricsFromValues(values);
   }
   return { loss, metrics };
+}
+
+/**
+ * TRL's loss metrics as one tensor [clip low, clip high, clip region, kl] (the caller owns and reads it, e.g. with
+ * `await t.data()` where synchronous reads are unavailable, as on webgpu); {@link grpoMetricsFromValues} names them.
+ * The values depend on the advantages' signs and the ratio only, not on `lossType`.
+ */
+export function grpoMetricsTensor(inputs: GrpoLossInputs): tf.Tensor1D {
+  const { mask, epsilon } = inputs;
+  const epsilonHigh = inputs.epsilonHigh ?? epsilon;
+  return tf.tidy(() => {
+    const { ratio, adv, kl } = perTokenParts(inputs, epsilonHigh);
+    const maskedMean = (x: tf.Tensor) => tf.div(tf.sum(tf.mul(x, mask)), tf.maximum(tf.sum(mask), 1));
+    const low = tf.logicalAnd(tf.less(ratio, 1 - epsilon), tf.less(adv, 0));
+    const high = tf.logicalAnd(tf.greater(ratio, 1 + epsilonHigh), tf.greater(adv, 0));
+    const region = tf.logicalOr(low, high);
+    return tf.stack([
+      maskedMean(tf.cast(low, "float32")),
+      maskedMean(tf.cast(high, "float32")),
+      maskedMean(tf.cast(region, "float32")),
+      kl ? maskedMean(kl) : tf.scalar(NaN),
+    ]) as tf.Tensor1D;
+  });
+}
+
+/** Names the four values of {@link grpoMetricsTensor}. */
+export function grpoMetricsFromValues(values: ArrayLike<number>): GrpoLossMetrics {
+  return { clipRatioLow: values[0], clipRatioHigh: values[1], clipRatioRegion: values[2], kl: values[3] };
 }
 
 // The per-token pieces shared by the loss and the metrics: ratio ρ, broadcast advantages, surrogate, k3 KL.

@@ -22,6 +22,8 @@ export {
   type GrpoLossInputs,
   type GrpoLossMetrics,
   type GrpoLossType,
+  grpoMetricsFromValues,
+  grpoMetricsTensor,
   grpoTokenLoss,
   type ScaleRewards,
   stopGradient,

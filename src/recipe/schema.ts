@@ -92,8 +92,6 @@ export const IGNORED_KEYS: ReadonlySet<string> = new Set([
   "bf16",
   "fp16",
   "tf32",
-  "gradient_checkpointing",
-  "gradient_checkpointing_kwargs",
   "ddp_timeout",
   "ddp_find_unused_parameters",
   "dataloader_num_workers",
@@ -224,6 +222,8 @@ export interface Recipe {
   lora_dropout: number;
   lora_target_modules?: string[];
   lora_modules_to_save?: string[];
+  gradient_checkpointing: boolean;
+  gradient_checkpointing_kwargs?: { use_reentrant?: boolean };
 }
 
 /** The fields of a recipe, before cross-field checks and normalisation. */
@@ -394,6 +394,16 @@ const RecipeFields = z.strictObject({
     "Module names to adapt, e.g. `[q_proj, v_proj]` (unset: the model family's default).",
   ),
   lora_modules_to_save: strList().optional().describe("Modules trained fully and saved beside the adapters."),
+
+  // ── memory ────────────────────────────────────────────────────────────────────────────────────────────────────
+  gradient_checkpointing: z.boolean().default(false).describe(
+    "Recompute each decoder layer in the backward pass instead of keeping its activations: the policy forward keeps " +
+      "one [tokens, hidden] input per layer, for about one more forward pass of compute (transformers' key).",
+  ),
+  gradient_checkpointing_kwargs: z.strictObject({ use_reentrant: z.boolean().optional() }).optional().describe(
+    "transformers' options for `torch.utils.checkpoint`; `use_reentrant` (which of PyTorch's two implementations) " +
+      "is accepted and has no effect: maxent has one, which always routes gradients to the adapters/weights.",
+  ),
 });
 
 /** The recipe fields as zod parses them, before normalisation (`scale_rewards` may still be a boolean). */

@@ -6,7 +6,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KVCache } from "../model/kv_cache.ts";
-import { sampleToken, type SamplingParams } from "./logits.ts";
+import { readFloat32Into } from "../backend/access.ts";
+import { maskTensor } from "../model/host_mask.ts";
+import { SamplerScratch, sampleToken, type SamplingParams } from "./logits.ts";
 import { Purpose, uniform } from "./rng.ts";
 import type { Candidate, GenerationParams } from "./types.ts";
 
@@ -45,7 +47,7 @@ export function leftPad(rows: number[][], padId: number): { ids: tf.Tensor2D; ma
     ids.set(r, off);
     mask.fill(1, off, off + r.length);
   });
-  return { ids: tf.tensor2d(ids, [rows.length, T], "int32"), mask: tf.tensor2d(mask, [rows.length, T]) };
+  return { ids: tf.tensor2d(ids, [rows.length, T], "int32"), mask: maskTensor(mask, [rows.length, T]) };
 }
 
 interface Row {
@@ -87,10 +89,18 @@ export async function sampleLocal(
   });
   pre.lastLogits.dispose();
   let batch = rows.map((_, i) => i); // cache row i holds rows[batch[i]]
+  const scratch = new SamplerScratch(); // the per-token work buffers, reused for every row and position
+  // each step's logits [batch, V] are copied into this one buffer (cpu/wasm): `data()` would hand out a fresh array per
+  // step (on cpu the backend's own, which its disposal then cannot free), ~1.2 GB of garbage over 128 steps of
+  // 16 rows × 151,936 words
+  let readback = new Float32Array(0);
 
   try {
     for (let t = 0; t < params.maxTokens; t++) {
-      const data = (await logits.data()) as Float32Array;
+      if (readback.length < logits.size) readback = new Float32Array(logits.size);
+      const data = readFloat32Into(logits, readback)
+        ? readback.subarray(0, logits.size)
+        : (await logits.data()) as Float32Array;
       logits.dispose();
       const V = data.length / batch.length;
       const next = batch.map((ri, i) => {
@@ -98,7 +108,7 @@ export async function sampleLocal(
         if (row.finish) return tokenizer.padTokenId; // finished, still in the batch until the next compaction
         const seen = sampling.repetitionPenalty !== 1 ? [...promptIds[row.prompt], ...row.ids] : [];
         const u = uniform(params.seed, keys[row.prompt], row.candidate, t, Purpose.Sample);
-        const { token, logprob } = sampleToken(data.subarray(i * V, (i + 1) * V), sampling, u, seen);
+        const { token, logprob } = sampleToken(data.subarray(i * V, (i + 1) * V), sampling, u, seen, scratch);
         row.ids.push(token);
         row.logprobs.push(logprob);
         if (eos.has(token)) row.finish = "stop";

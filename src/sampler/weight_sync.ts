@@ -40,11 +40,11 @@ export async function serverAcceptsWeights(url: string, opts: { apiKey?: string;
 /** Sends `tensors` (Hugging Face names and layout) to the server at `url`; returns how many and their bytes. */
 export async function pushWeights(
   url: string,
-  tensors: Iterable<[string, HostTensor]>,
+  tensors: Iterable<[string, HostTensor]> | AsyncIterable<[string, HostTensor]>,
   opts: { apiKey?: string; timeoutMs?: number } = {},
 ): Promise<{ tensors: number; bytes: number }> {
   let n = 0, bytes = 0;
-  for (const [name, t] of tensors) {
+  for await (const [name, t] of tensors) {
     const body = new Uint8Array(t.data.buffer as ArrayBuffer, t.data.byteOffset, t.data.byteLength);
     const r = await fetch(`${origin(url)}${WEIGHTS_PATH}/${encodeURIComponent(name)}`, {
       method: "PUT",

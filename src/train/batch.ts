@@ -4,6 +4,7 @@
  * padding tokens) — the tokens MaxEnt-GRPO and GRPO score.
  */
 import * as tf from "@tensorflow/tfjs";
+import { maskTensor } from "../model/host_mask.ts";
 
 /** Rows of prompt + completion, as tensors for `CausalLM.tokenLogProbs`. */
 export interface PackedBatch {
@@ -39,7 +40,7 @@ export function packBatch(prompts: number[][], completions: number[][], padId: n
   }
   const packed = {
     ids: tf.tensor2d(ids, [n, T], "int32"),
-    attention: tf.tensor2d(att, [n, T]),
+    attention: maskTensor(att, [n, T]), // the model reads it from `att`, never back from the device
     completionMask: tf.tensor2d(cm, [n, T - 1]),
     lengths,
     dispose() {
@@ -51,7 +52,12 @@ export function packBatch(prompts: number[][], completions: number[][], padId: n
   return packed;
 }
 
-/** Σ_t mask · logp per row: [N, T−1] → number[] (reads the tensor back). */
-export function maskedRowSums(tokenLogProbs: tf.Tensor2D, mask: tf.Tensor2D): number[] {
-  return tf.tidy(() => Array.from(tf.sum(tf.mul(tokenLogProbs, mask), 1).dataSync()));
+/** Σ_t mask · logp per row: [N, T−1] → number[] (reads the tensor back asynchronously, as webgpu needs). */
+export async function maskedRowSums(tokenLogProbs: tf.Tensor2D, mask: tf.Tensor2D): Promise<number[]> {
+  const sums = tf.tidy(() => tf.sum(tf.mul(tokenLogProbs, mask), 1));
+  try {
+    return Array.from(await sums.data());
+  } finally {
+    sums.dispose();
+  }
 }

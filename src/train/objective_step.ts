@@ -9,6 +9,8 @@ import { namedTrainableVariables } from "../model/lora.ts";
 import {
   drGrpoAdvantages,
   groupAdvantages,
+  grpoMetricsFromValues,
+  grpoMetricsTensor,
   grpoTokenLoss,
   maxentGroup,
   referenceScores,
@@ -16,7 +18,8 @@ import {
   xdrTokenLoss,
   xdrWeights,
 } from "../objective/mod.ts";
-import type { GrpoLossType, ScaleRewards } from "../objective/mod.ts";
+import type { GrpoLossInputs, GrpoLossType, ScaleRewards } from "../objective/mod.ts";
+import { accumulateInto } from "../backend/accumulate.ts";
 import { maskedRowSums, packBatch } from "./batch.ts";
 import type { RolloutGroup } from "./rollout.ts";
 
@@ -83,16 +86,17 @@ function entropy(p: number[]): number {
 
 /**
  * Runs one micro-batch. `lossScale` multiplies the loss (1 / groups per optimiser step for MaxEnt's 1/G; 1 /
- * accumulation steps for GRPO, as TRL), so gradients of the micro-batches of a step simply add up.
+ * accumulation steps for GRPO, as TRL), so gradients of the micro-batches of a step simply add up. Tensors are read
+ * back only asynchronously (`await t.data()`), so it runs on webgpu too.
  */
-export function objectiveMicroStep(
+export async function objectiveMicroStep(
   policy: CausalLM,
   reference: CausalLM | null,
   groups: RolloutGroup[],
   settings: ObjectiveSettings,
   lossScale: number,
   padId: number,
-): MicroResult {
+): Promise<MicroResult> {
   const prompts = groups.flatMap((g) => g.candidates.map(() => g.prompt.ids));
   const completions = groups.flatMap((g) => g.candidates.map((c) => c.ids));
   const k = groups[0].candidates.length;
@@ -115,7 +119,7 @@ export function objectiveMicroStep(
     let constants: number[];
     let xdrW: number[] | null = null;
     if (settings.algorithm === "maxent-grpo") {
-      const refSums = refLp ? maskedRowSums(refLp, batch.completionMask) : null;
+      const refSums = refLp ? await maskedRowSums(refLp, batch.completionMask) : null;
       constants = [];
       groups.forEach((g, gi) => {
         const r = maxentGroup(g.utilities, {
@@ -140,7 +144,7 @@ export function objectiveMicroStep(
       // xDr.GRPO: Dr.GRPO advantages; weights K·softmax(U/τ) frozen for this rollout batch (none at τ = ∞)
       constants = drGrpoAdvantages(groups.flatMap((g) => g.utilities), k);
       if (settings.tau !== Infinity) {
-        const refSums = refLp && settings.refTilt > 0 ? maskedRowSums(refLp, batch.completionMask) : null;
+        const refSums = refLp && settings.refTilt > 0 ? await maskedRowSums(refLp, batch.completionMask) : null;
         xdrW = xdrWeights(constants, batch.lengths, k, settings.maxCompletionLength, {
           tau: settings.tau,
           refTilt: settings.refTilt,
@@ -168,7 +172,7 @@ export function objectiveMicroStep(
         return tf.mul(weightedNllLoss(lp, batch.completionMask, constants, 1), lossScale) as tf.Scalar;
       }
       if (settings.algorithm === "xdr-grpo") {
-        const { loss, metrics } = xdrTokenLoss({
+        const { loss } = xdrTokenLoss({
           logProbs: lp,
           refLogProbs: refLp ?? undefined,
           mask: batch.completionMask,
@@ -178,11 +182,11 @@ export function objectiveMicroStep(
           epsilonHigh: settings.epsilonHigh,
           maxCompletionLength: settings.maxCompletionLength,
           weights: xdrW,
+          withMetrics: false, // read after the backward pass, asynchronously (below)
         });
-        stats.clip = { low: metrics.clipRatioLow, high: metrics.clipRatioHigh, region: metrics.clipRatioRegion };
         return tf.mul(loss, lossScale) as tf.Scalar;
       }
-      const { loss, metrics } = grpoTokenLoss({
+      const { loss } = grpoTokenLoss({
         logProbs: lp,
         refLogProbs: refLp ?? undefined,
         mask: batch.completionMask,
@@ -192,22 +196,54 @@ export function objectiveMicroStep(
         epsilonHigh: settings.epsilonHigh,
         lossType: settings.lossType,
         maxCompletionLength: settings.maxCompletionLength,
+        withMetrics: false, // read after the backward pass, asynchronously (below)
       });
-      stats.clip = { low: metrics.clipRatioLow, high: metrics.clipRatioHigh, region: metrics.clipRatioRegion };
       return tf.mul(loss, lossScale) as tf.Scalar;
     }, policy.trainableVariables());
-    stats.loss = value.dataSync()[0]; // already scaled: the step's loss is the sum over its micro-batches
-    value.dispose();
     const lp = policyLp! as tf.Tensor2D;
-    tf.tidy(() => {
-      stats.negLogProbSum = -tf.sum(tf.mul(lp, batch.completionMask)).dataSync()[0];
+    // every number of the micro-batch in one asynchronous read:
+    // [loss, Σ m·logp, Σ m·k3 (with a reference), TRL's clip ratios low, high, region, kl (GRPO, xDr.GRPO)]
+    const numbers = tf.tidy(() => {
+      const parts: tf.Tensor[] = [tf.reshape(value, [1]), tf.reshape(tf.sum(tf.mul(lp, batch.completionMask)), [1])];
       if (refLp) {
         // k3 = exp(ref − logp) − (ref − logp) − 1, summed over completion tokens
         const d = tf.sub(refLp, lp);
-        stats.klSum = tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(d), d), 1), batch.completionMask)).dataSync()[0];
+        parts.push(tf.reshape(tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(d), d), 1), batch.completionMask)), [1]));
       }
+      if (settings.algorithm !== "maxent-grpo") {
+        // the clip metrics of the unweighted advantages (xDr.GRPO: Dr.GRPO's semantics), on the policy's log-probs
+        const metricInputs: GrpoLossInputs = {
+          logProbs: lp,
+          refLogProbs: refLp ?? undefined,
+          mask: batch.completionMask,
+          advantages: constants,
+          beta: settings.beta,
+          epsilon: settings.epsilon,
+          epsilonHigh: settings.epsilonHigh,
+          lossType: settings.algorithm === "grpo" ? settings.lossType : "dr_grpo",
+          maxCompletionLength: settings.maxCompletionLength,
+        };
+        parts.push(grpoMetricsTensor(metricInputs));
+      }
+      return tf.concat(parts);
     });
-    lp.dispose();
+    let values: Float32Array;
+    try {
+      values = (await numbers.data()) as Float32Array;
+    } catch (e) {
+      tf.dispose(Object.values(grads));
+      throw e;
+    } finally {
+      tf.dispose([numbers, value, lp]);
+    }
+    stats.loss = values[0]; // already scaled: the step's loss is the sum over its micro-batches
+    stats.negLogProbSum = -values[1];
+    let next = 2;
+    if (refLp) stats.klSum = values[next++];
+    if (settings.algorithm !== "maxent-grpo") {
+      const m = grpoMetricsFromValues(values.subarray(next, next + 4));
+      stats.clip = { low: m.clipRatioLow, high: m.clipRatioHigh, region: m.clipRatioRegion };
+    }
     const byName = new Map<string, tf.Tensor>();
     for (const [varName, g] of Object.entries(grads)) byName.set(names.get(varName) ?? varName, g);
     return { grads: byName, stats };
@@ -215,4 +251,23 @@ export function objectiveMicroStep(
     refLp?.dispose();
     batch.dispose();
   }
+}
+
+/**
+ * Adds one micro-batch's gradients into the running sums of the step: sum_name ← sum_name + g_name, written into the
+ * sum's buffer (`accumulateInto`), so only the sum and the addend exist, not a third full-size tensor. Names missing
+ * from `sum` are taken over. Consumes both maps' tensors (the returned map owns the sums).
+ */
+export function accumulateGradients(sum: Map<string, tf.Tensor>, add: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  if (sum.size === 0) return add;
+  for (const [name, g] of add) {
+    const prev = sum.get(name);
+    if (!prev) {
+      sum.set(name, g);
+      continue;
+    }
+    sum.set(name, accumulateInto(prev, g));
+    g.dispose();
+  }
+  return sum;
 }

@@ -9,15 +9,18 @@ import type { HostTensor } from "../model/safetensors.ts";
 import { pushWeights, serverAcceptsWeights } from "../sampler/weight_sync.ts";
 
 /** The policy's weights as the sampler must see them (Hugging Face names and layout), one at a time. */
-export function* samplerWeights(policy: CausalLM, adapters: LoraAdapters | null): Generator<[string, HostTensor]> {
+export async function* samplerWeights(
+  policy: CausalLM,
+  adapters: LoraAdapters | null,
+): AsyncGenerator<[string, HostTensor]> {
   for (const name of policy.weights.keys()) {
     if (!adapters) {
-      yield [name, policy.hostWeight(name)];
+      yield [name, await policy.hostWeight(name)];
       continue;
     }
     const module = name.endsWith(".weight") ? name.slice(0, -".weight".length) : name;
     if (!adapters.a.has(module) && !adapters.saved.has(name)) continue;
-    yield [name, adapters.mergedHostTensor(name, policy.hostWeight(name))];
+    yield [name, await adapters.mergedHostTensor(name, await policy.hostWeight(name))];
   }
 }
 

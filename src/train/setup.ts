@@ -260,6 +260,9 @@ export async function setupTraining(loaded: LoadedRecipe, opts: TrainOptions): P
       revision: recipe.model_revision && recipe.model_revision !== "main" ? recipe.model_revision : null,
     }, recipe.seed);
   adapters?.attach(policy);
+  // gradient_checkpointing: recompute each decoder layer in the backward pass (gradient_checkpointing_kwargs has
+  // nothing maxent uses)
+  policy.gradientCheckpointing = recipe.gradient_checkpointing;
   if (adapters) {
     log(
       `LoRA: r ${adapters.settings.r}, α ${adapters.settings.alpha}, ${adapters.a.size} projections, ` +

@@ -41,6 +41,8 @@ export interface SftLoopOptions {
   weightDecay?: number;
   /** Global gradient-norm clip (default 1; 0 = off). */
   maxGradNorm?: number;
+  /** Recompute each decoder layer in the backward pass instead of keeping its activations (unset: the model's). */
+  gradientCheckpointing?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -135,14 +137,15 @@ export function completionNll(model: CausalLM, pairs: SftPair[], padId: number):
  * The SFT loop on a loaded, trainable model: per epoch, shuffled mini-batches, completion-only NLL, clipped AdamW.
  * Returns the token-weighted mean loss of each epoch (the loss of each batch before its update).
  */
-export function trainSupervised(
+export async function trainSupervised(
   model: CausalLM,
   padId: number,
   pairs: SftPair[],
   opts: SftLoopOptions = {},
-): SftResult {
+): Promise<SftResult> {
   const epochs = opts.epochs ?? 3;
   const batchSize = opts.batchSize ?? 8;
+  if (opts.gradientCheckpointing !== undefined) model.gradientCheckpointing = opts.gradientCheckpointing;
   const lr = opts.learningRate ?? 1e-4;
   const warmup = opts.warmupSteps ?? 0;
   const seed = opts.seed ?? 42;
@@ -174,12 +177,18 @@ export function trainSupervised(
           () => completionNll(model, batch, padId),
           model.trainableVariables(),
         );
-        lossSum += value.dataSync()[0] * tokens;
-        tokenSum += tokens;
-        value.dispose();
         const byName = new Map<string, tf.Tensor>();
         for (const [v, g] of Object.entries(grads)) byName.set(varNames.get(v) ?? v, g);
-        const clipped = clipByGlobalNorm(byName, opts.maxGradNorm ?? 1);
+        try {
+          lossSum += (await value.data())[0] * tokens; // asynchronous: webgpu has no synchronous readback
+        } catch (e) {
+          tf.dispose([...byName.values()]);
+          throw e;
+        } finally {
+          value.dispose();
+        }
+        tokenSum += tokens;
+        const clipped = await clipByGlobalNorm(byName, opts.maxGradNorm ?? 1);
         // lr_t = lr · min(1, (t+1) / warmup)
         const lrNow = warmup > 0 ? lr * Math.min(1, (step + 1) / warmup) : lr;
         optimizer.step(clipped.grads, lrNow);
@@ -233,7 +242,7 @@ export async function supervisedFineTune(opts: SftOptions): Promise<SftResult> {
   const model = await CausalLM.load(modelDir, { trainable: true });
   try {
     log(`sft: ${pairs.length} rows, ${opts.epochs ?? 3} epochs, batch ${opts.batchSize ?? 8}`);
-    const result = trainSupervised(model, tokenizer.padTokenId, pairs, { ...opts, log });
+    const result = await trainSupervised(model, tokenizer.padTokenId, pairs, { ...opts, log });
     if (opts.out) {
       await model.save(opts.out, { dtype: "F32" });
       await copyTokenizerFiles([modelDir], opts.out);

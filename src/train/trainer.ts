@@ -4,14 +4,14 @@
  * (GRPO) advantages, clipped surrogate + β·KL → backward; then clip the global gradient norm → AdamW at the
  * scheduled learning rate → metrics → checkpoint. Everything the loop needs is prepared by `setupTraining`.
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { MaxentError } from "../errors.ts";
 import type { LoadedRecipe } from "../recipe/mod.ts";
 import { learningRateAt } from "./schedule.ts";
-import { clipByGlobalNorm } from "./optimizer.ts";
+import { clipCoefficient, globalNorm } from "./optimizer.ts";
 import { collectRollouts, type RolloutGroup } from "./rollout.ts";
-import { type MicroStats, objectiveMicroStep } from "./objective_step.ts";
+import { accumulateGradients, type MicroStats, objectiveMicroStep } from "./objective_step.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
 import { stepMetrics } from "./metrics.ts";
 import { type Run, setupTraining, type TrainOptions } from "./setup.ts";
@@ -63,7 +63,7 @@ export async function train(loaded: LoadedRecipe, opts: TrainOptions = {}): Prom
           run.generation,
         );
         sampleTime += performance.now() - t0;
-        const { grads: g, stats: s } = objectiveMicroStep(
+        const { grads: g, stats: s } = await objectiveMicroStep(
           run.policy,
           run.reference,
           groups,
@@ -71,15 +71,15 @@ export async function train(loaded: LoadedRecipe, opts: TrainOptions = {}): Prom
           run.lossScale,
           run.tokenizer.padTokenId,
         );
-        grads = accumulate(grads, g);
+        grads = accumulateGradients(grads, g);
         allGroups.push(...groups);
         stats.push(s);
       }
 
-      // ── clip, update
-      const clipped = clipByGlobalNorm(grads, recipe.max_grad_norm);
-      run.optimizer.step(clipped.grads, lr);
-      for (const g of clipped.grads.values()) g.dispose();
+      // ── clip, update: AdamW reads g · min(1, max_grad_norm / (‖g‖ + 1e-6)), so no clipped copy is made
+      const gradNorm = await globalNorm(grads);
+      run.optimizer.step(grads, lr, clipCoefficient(gradNorm, recipe.max_grad_norm));
+      for (const g of grads.values()) g.dispose();
 
       // ── log
       const metrics = stepMetrics({
@@ -89,7 +89,7 @@ export async function train(loaded: LoadedRecipe, opts: TrainOptions = {}): Prom
         rewardNames: run.rewards.names,
         groups: allGroups,
         stats,
-        gradNorm: clipped.norm,
+        gradNorm,
         learningRate: lr,
         stepTime: (performance.now() - started) / 1000,
         sampleTime: sampleTime / 1000,
@@ -130,22 +130,6 @@ export async function train(loaded: LoadedRecipe, opts: TrainOptions = {}): Prom
     lastMetrics,
     reportPath,
   };
-}
-
-/** Adds micro-batch gradients into the running sums (disposing what is replaced). */
-function accumulate(sum: Map<string, tf.Tensor>, add: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-  if (sum.size === 0) return add;
-  for (const [name, g] of add) {
-    const prev = sum.get(name);
-    if (!prev) {
-      sum.set(name, g);
-      continue;
-    }
-    sum.set(name, tf.add(prev, g));
-    prev.dispose();
-    g.dispose();
-  }
-  return sum;
 }
 
 /** Used by tests and the CLI: the run's type. */
