@@ -17,7 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 
 /** A node of tfjs's gradient tape (tfjs-core `tape.ts`; not in its public types). */
-interface TapeNode {
+export interface TapeNode {
   id: number;
   kernelName: string;
   inputs: Record<string, tf.Tensor>;

@@ -12,6 +12,7 @@
  * the same masks.
  */
 import * as tf from "@tensorflow/tfjs";
+import { backpropagateFreeing, filteredNodesXToY, type TapeNode } from "../backend/backprop.ts";
 
 /** A counter of random draws (e.g. LoRA's `dropoutCalls`) that a recomputation rewinds to replay the same draws. */
 export interface DrawCounter {
@@ -31,61 +32,18 @@ export function isRecordingForBackward(): boolean {
   return checkpointedForwards > 0 || tf.engine().isTapeOn();
 }
 
-/** A node of tfjs's gradient tape (tfjs-core `tape.ts`; not in its public types). */
-interface TapeNode {
-  id: number;
-  kernelName: string;
-  inputs: Record<string, tf.Tensor>;
-  outputs: tf.Tensor[];
-  gradient?: (dys: Array<tf.Tensor | null>) => Record<string, () => tf.Tensor>;
-  saved?: tf.Tensor[];
-}
-
 /** The engine's tape machinery (tfjs-core `engine.ts`; not in its public types). */
 interface TapeEngine {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  state: { activeTape: TapeNode[] | null; gradientDepth: number; activeScope: { id: number } | null };
   startTape(): void;
   endTape(): void;
 }
 
 /**
- * The nodes of `tape` on a path from one of `xs` to y, their inputs pruned to those that depend on `xs` (what tfjs's
- * `getFilteredNodesXToY` does).
- */
-function nodesFromXsToY(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
-  const fromX = new Set(xs.map((x) => x.id));
-  const nodesFromX = new Set<number>();
-  for (const node of tape) {
-    if (Object.values(node.inputs).some((t) => fromX.has(t.id))) {
-      for (const o of node.outputs) fromX.add(o.id);
-      nodesFromX.add(node.id);
-    }
-  }
-  const toY = new Set([y.id]);
-  const nodesToY = new Set<number>();
-  for (let i = tape.length - 1; i >= 0; i--) {
-    const node = tape[i];
-    if (node.outputs.some((o) => toY.has(o.id))) {
-      for (const t of Object.values(node.inputs)) toY.add(t.id);
-      nodesToY.add(node.id);
-    }
-  }
-  const out: TapeNode[] = [];
-  for (const node of tape) {
-    if (!nodesFromX.has(node.id) || !nodesToY.has(node.id)) continue;
-    const inputs: Record<string, tf.Tensor> = {};
-    for (const [k, t] of Object.entries(node.inputs)) if (fromX.has(t.id)) inputs[k] = t;
-    out.push({ ...node, inputs });
-  }
-  return out;
-}
-
-/**
- * d⟨dy, f()⟩/d xs for each of `xs` (zeros where f does not depend on it), by reverse-mode over a fresh tape — like
- * `engine.gradients`, but each intermediate's gradient is freed as soon as its producer's gradient has run (every
- * consumer comes later on the tape, so it is complete and used by then) and each node's saved tensors right after its
- * own gradient: tfjs's backward holds all of them to the end, i.e. the block's activations plus a gradient for each.
- * Must run outside any tape (inside a backward pass, as here).
+ * d⟨dy, f()⟩/d xs for each of `xs` (zeros where f does not depend on it), by reverse-mode over a fresh tape with the
+ * freeing loop of src/backend/backprop.ts (each intermediate gradient and each node's saved tensors freed once used;
+ * tfjs's own backward would hold the block's activations plus a gradient for each to the end), whether or not that
+ * backward is installed on the engine. Must run outside any tape (inside a backward pass, as here).
  */
 function gradientsFreeingAsYouGo(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
   const engine = tf.engine() as unknown as TapeEngine;
@@ -105,40 +63,13 @@ function gradientsFreeingAsYouGo(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Ten
     engine.state.activeTape = outerTape;
   }
   try {
-    const filtered = nodesFromXsToY(tape, xs, y);
-    const xIds = new Set(xs.map((x) => x.id));
+    const filtered = filteredNodesXToY(tape, xs, y);
     return tf.tidy(() => {
-      const grads = new Map<number, tf.Tensor>([[y.id, dy]]);
-      for (let i = filtered.length - 1; i >= 0; i--) {
-        const node = filtered[i];
-        if (!node.gradient) {
-          throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-        }
-        const inputGrads = node.gradient(node.outputs.map((o) => grads.get(o.id) ?? null));
-        for (const [name, x] of Object.entries(node.inputs)) {
-          const dx = tf.tidy(inputGrads[name]);
-          if (dx.dtype !== "float32" || dx.shape.join() !== x.shape.join()) {
-            throw new Error(`gradient of ${node.kernelName} input ${name}: ${dx.dtype} ${dx.shape} for ${x.shape}`);
-          }
-          const prev = grads.get(x.id);
-          if (prev) {
-            grads.set(x.id, tf.add(prev, dx));
-            prev.dispose();
-            dx.dispose();
-          } else grads.set(x.id, dx);
-        }
-        // this node's outputs have no consumer left to visit: their gradients are spent
-        for (const o of node.outputs) {
-          const g = grads.get(o.id);
-          if (g && g !== dy && !xIds.has(o.id)) {
-            g.dispose();
-            grads.delete(o.id);
-          }
-        }
-        for (const t of node.saved ?? []) t.dispose();
-      }
+      const grads: Record<number, tf.Tensor> = { [y.id]: dy };
+      const scope = engine.state.activeScope?.id;
+      backpropagateFreeing(grads, filtered, (g) => tf.tidy(g), tf.add, new Set(xs.map((x) => x.id)), scope, true);
       // an x f did not reach (e.g. a disabled adapter's variable) gets a zero gradient
-      return xs.map((x) => grads.get(x.id) ?? tf.zerosLike(x));
+      return xs.map((x) => grads[x.id] ?? tf.zerosLike(x));
     });
   } finally {
     for (const node of tape) for (const t of node.saved ?? []) t.dispose();
