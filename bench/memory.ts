@@ -20,6 +20,7 @@
  *
  * Usage: `deno task bench memory` (all cases) or `MAXENT_BENCH_MEMORY=1.5b-lora deno task bench memory`.
  */
+import { trackBuffers } from "./buffers.ts";
 import type { Report } from "./report.ts";
 
 const CASES = ["0.5b-lora", "0.5b-full", "1.5b-lora"] as const;
@@ -66,30 +67,6 @@ interface PhaseMemory {
   liveEnd: number;
   /** RSS right after a full garbage collection at the end of the phase (MAXENT_BENCH_GC=1 only). */
   afterGcRss?: number;
-}
-
-/**
- * Bytes of distinct live tensor buffers, tracked through the engine's per-buffer table (`tf.memory().numBytes` counts
- * every tensor, so clones and reshapes sharing a buffer — e.g. the inputs a checkpointed layer saves — count again).
- */
-function trackBufferBytes(engine: unknown): { live(): number; peak(): number; resetPeak(): void } {
-  // deno-lint-ignore no-explicit-any
-  const table = (engine as any).state.tensorInfo as WeakMap<object, { bytes: number }>;
-  let live = 0, peak = 0;
-  const set = table.set.bind(table), del = table.delete.bind(table);
-  table.set = (k, v) => {
-    if (!table.has(k)) {
-      live += v.bytes;
-      if (live > peak) peak = live;
-    }
-    return set(k, v);
-  };
-  table.delete = (k) => {
-    const v = table.get(k);
-    if (v) live -= v.bytes;
-    return del(k);
-  };
-  return { live: () => live, peak: () => peak, resetPeak: () => void (peak = live) };
 }
 
 /** Peak and current resident set size of this process (bytes), from /proc/self/status. */
@@ -139,7 +116,7 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
   const info = await initBackend("cpu");
   const lora = name.endsWith("lora");
   const checkpointing = Deno.env.get("MAXENT_BENCH_CHECKPOINTING") !== "0";
-  const bytes = trackBufferBytes(tf.engine());
+  const bytes = trackBuffers();
   const gc = (globalThis as { gc?: () => void }).gc;
 
   const t0 = performance.now();

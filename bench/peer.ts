@@ -22,6 +22,7 @@
  *
  * Usage: `deno task bench peer`.
  */
+import { trackBuffers } from "./buffers.ts";
 import * as tf from "@tensorflow/tfjs";
 import process from "node:process";
 import { type BackendChoice, initBackend } from "../src/backend/mod.ts";
@@ -266,64 +267,6 @@ async function runMaxent(config: ModelConfig, phases: Phase[], grpo: number[]): 
 }
 
 /**
- * Bytes of distinct tensor buffers allocated since the call (live and peak), tracked through the engine's per-buffer
- * table (tf.memory().numBytes and tf.profile's peakBytes count every tensor, so reshapes and clones that share a
- * buffer would be counted again), and the buffers live at the peak grouped by shape.
- */
-function trackBufferBytes(): { live(): number; peak(): number; atPeak(): string; stop(): void } {
-  // deno-lint-ignore no-explicit-any
-  const table = (tf.engine() as any).state.tensorInfo as WeakMap<object, { bytes: number; shape: number[] }>;
-  let live = 0, peak = 0;
-  const liveSet = new Map<object, { bytes: number; shape: number[] }>();
-  let peakSet: Array<{ bytes: number; shape: number[] }> = [];
-  const set = table.set.bind(table), del = table.delete.bind(table);
-  table.set = (k, v) => {
-    if (!table.has(k)) {
-      live += v.bytes;
-      liveSet.set(k, v);
-      if (live > peak) {
-        peak = live;
-        peakSet = [...liveSet.values()];
-      }
-    }
-    return set(k, v);
-  };
-  table.delete = (k) => {
-    const v = table.get(k);
-    if (v) live -= v.bytes;
-    liveSet.delete(k);
-    return del(k);
-  };
-  return {
-    live: () => live,
-    peak: () => peak,
-    atPeak() {
-      const groups = new Map<string, { n: number; bytes: number }>();
-      for (const b of peakSet) {
-        const g = groups.get(`[${b.shape}]`) ?? { n: 0, bytes: 0 };
-        g.n++;
-        g.bytes += b.bytes;
-        groups.set(`[${b.shape}]`, g);
-      }
-      const sorted = [...groups].sort((x, y) => y[1].bytes - x[1].bytes);
-      const rest = sorted.slice(4).reduce((a, [, g]) => ({ n: a.n + g.n, bytes: a.bytes + g.bytes }), {
-        n: 0,
-        bytes: 0,
-      });
-      return [
-        ...sorted.slice(0, 4).map(([shape, g]) => `${g.n} × ${shape} ${(g.bytes / 2 ** 20).toFixed(0)} MB`),
-        `${rest.n} others ${(rest.bytes / 2 ** 20).toFixed(0)} MB`,
-      ].join(", ");
-    },
-    stop() {
-      // back to Map.prototype's methods
-      delete (table as { set?: unknown }).set;
-      delete (table as { delete?: unknown }).delete;
-    },
-  };
-}
-
-/**
  * One training step as the trainer takes it (fwd+bwd of the mean NLL of 8 × 128 tokens, the global gradient norm,
  * and `AdamW.step` with the clipping coefficient folded into its fused update) with its buffer bytes tracked.
  */
@@ -339,7 +282,7 @@ async function trainMemory(model: CausalLM): Promise<TrainMemory> {
   const ids = tf.tensor2d(rows, [BATCH, SEQ], "int32");
   const mask = tf.ones([BATCH, SEQ]) as tf.Tensor2D;
   let before = 0, afterForward = 0, backwardPeak = 0;
-  const bytes = trackBufferBytes(); // after the moments are allocated
+  const bytes = trackBuffers(); // after the moments are allocated
   try {
     const { value, grads } = tf.variableGrads(() => {
       before = bytes.live();

@@ -5,6 +5,7 @@
  * through, second-order tf.grad of tf.grad, a nested tf.grads inside a gradient function); the same error messages;
  * no tensor leak; and a lower peak of live buffers on a chain whose difference is known by hand.
  */
+import { trackBuffers } from "../bench/buffers.ts";
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "./assert.ts";
 import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
@@ -324,33 +325,6 @@ Deno.test("backprop: saved activations are freed as the backward passes them (a 
   assert(eager.peak <= (K + 5) * bytes + 64, `freeing peak ${eager.peak} > ${(K + 5) * bytes}`);
   x.dispose();
 });
-
-/** Bytes of distinct live tensor buffers allocated since the call, through the engine's per-buffer table. */
-function trackBuffers(): { peak(): number; stop(): void } {
-  // deno-lint-ignore no-explicit-any
-  const table = (tf.engine() as any).state.tensorInfo as WeakMap<object, { bytes: number }>;
-  let live = 0, peak = 0;
-  const set = table.set.bind(table), del = table.delete.bind(table);
-  table.set = (k, v) => {
-    if (!table.has(k)) {
-      live += v.bytes;
-      peak = Math.max(peak, live);
-    }
-    return set(k, v);
-  };
-  table.delete = (k) => {
-    const v = table.get(k);
-    if (v) live -= v.bytes;
-    return del(k);
-  };
-  return {
-    peak: () => peak,
-    stop() {
-      delete (table as { set?: unknown }).set;
-      delete (table as { delete?: unknown }).delete;
-    },
-  };
-}
 
 Deno.test("backprop: initBackend installs it (MAXENT_EAGER_BACKPROP=0 does not); on wasm + BLAS bit-identical too", async () => {
   const prev = Deno.env.get("MAXENT_EAGER_BACKPROP");

@@ -5,6 +5,7 @@
  * end of a training forward shrink to ≈ layers × rows × hidden floats plus what the head keeps; the recipe keys and
  * `maxent sft --gradient-checkpointing` turn it on.
  */
+import { trackBuffers } from "../bench/buffers.ts";
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
@@ -179,34 +180,6 @@ Deno.test("checkpointing: no tensor leak, and outside a gradient tape it is the 
   ad.dispose();
   m.dispose();
 });
-
-/** Bytes of distinct live tensor buffers, through the engine's per-buffer table (clones share a buffer). */
-function trackBuffers(): { live(): number; peak(): number; stop(): void } {
-  // deno-lint-ignore no-explicit-any
-  const table = (tf.engine() as any).state.tensorInfo as WeakMap<object, { bytes: number }>;
-  let live = 0, peak = 0;
-  const set = table.set.bind(table), del = table.delete.bind(table);
-  table.set = (k, v) => {
-    if (!table.has(k)) {
-      live += v.bytes;
-      peak = Math.max(peak, live);
-    }
-    return set(k, v);
-  };
-  table.delete = (k) => {
-    const v = table.get(k);
-    if (v) live -= v.bytes;
-    return del(k);
-  };
-  return {
-    live: () => live,
-    peak: () => peak,
-    stop() {
-      delete (table as { set?: unknown }).set;
-      delete (table as { delete?: unknown }).delete;
-    },
-  };
-}
 
 Deno.test("checkpointing: a training forward keeps ≈ layers × rows × hidden floats instead of every activation", () => {
   const m = CausalLM.fromTensors(config, base, { trainable: false });
