@@ -161,6 +161,22 @@ export async function objectiveMicroStep(
       }
     }
 
+    // what the (x)GRPO losses and their clip metrics read besides the log-probs and the loss type
+    const grpoInputs = (
+      logProbs: tf.Tensor2D,
+      s: Exclude<ObjectiveSettings, { algorithm: "maxent-grpo" }>,
+      lossType: GrpoLossInputs["lossType"],
+    ): GrpoLossInputs => ({
+      logProbs,
+      refLogProbs: refLp ?? undefined,
+      mask: batch.completionMask,
+      advantages: constants,
+      beta: s.beta,
+      epsilon: s.epsilon,
+      epsilonHigh: s.epsilonHigh,
+      lossType,
+      maxCompletionLength: s.maxCompletionLength,
+    });
     const names = new Map<string, string>();
     for (const [name, v] of namedTrainableVariables(policy)) names.set(v.name, name);
     let policyLp: tf.Tensor2D | null = null;
@@ -172,32 +188,12 @@ export async function objectiveMicroStep(
         return tf.mul(weightedNllLoss(lp, batch.completionMask, constants, 1), lossScale) as tf.Scalar;
       }
       if (settings.algorithm === "xdr-grpo") {
-        const { loss } = xdrTokenLoss({
-          logProbs: lp,
-          refLogProbs: refLp ?? undefined,
-          mask: batch.completionMask,
-          advantages: constants,
-          beta: settings.beta,
-          epsilon: settings.epsilon,
-          epsilonHigh: settings.epsilonHigh,
-          maxCompletionLength: settings.maxCompletionLength,
-          weights: xdrW,
-          withMetrics: false, // read after the backward pass, asynchronously (below)
-        });
+        // xDr.GRPO aggregates as dr_grpo; metrics are read after the backward pass, asynchronously (below)
+        const { loss } = xdrTokenLoss({ ...grpoInputs(lp, settings, "dr_grpo"), weights: xdrW, withMetrics: false });
         return tf.mul(loss, lossScale) as tf.Scalar;
       }
-      const { loss } = grpoTokenLoss({
-        logProbs: lp,
-        refLogProbs: refLp ?? undefined,
-        mask: batch.completionMask,
-        advantages: constants,
-        beta: settings.beta,
-        epsilon: settings.epsilon,
-        epsilonHigh: settings.epsilonHigh,
-        lossType: settings.lossType,
-        maxCompletionLength: settings.maxCompletionLength,
-        withMetrics: false, // read after the backward pass, asynchronously (below)
-      });
+      // metrics are read after the backward pass, asynchronously (below)
+      const { loss } = grpoTokenLoss({ ...grpoInputs(lp, settings, settings.lossType), withMetrics: false });
       return tf.mul(loss, lossScale) as tf.Scalar;
     }, policy.trainableVariables());
     const lp = policyLp! as tf.Tensor2D;
@@ -212,17 +208,7 @@ export async function objectiveMicroStep(
       }
       if (settings.algorithm !== "maxent-grpo") {
         // the clip metrics of the unweighted advantages (xDr.GRPO: Dr.GRPO's semantics), on the policy's log-probs
-        const metricInputs: GrpoLossInputs = {
-          logProbs: lp,
-          refLogProbs: refLp ?? undefined,
-          mask: batch.completionMask,
-          advantages: constants,
-          beta: settings.beta,
-          epsilon: settings.epsilon,
-          epsilonHigh: settings.epsilonHigh,
-          lossType: settings.algorithm === "grpo" ? settings.lossType : "dr_grpo",
-          maxCompletionLength: settings.maxCompletionLength,
-        };
+        const metricInputs = grpoInputs(lp, settings, settings.algorithm === "grpo" ? settings.lossType : "dr_grpo");
         parts.push(grpoMetricsTensor(metricInputs));
       }
       return tf.concat(parts);
