@@ -21,6 +21,7 @@
  * Usage: `deno task bench memory` (all cases) or `MAXENT_BENCH_MEMORY=1.5b-lora deno task bench memory`.
  */
 import { trackBuffers } from "./buffers.ts";
+import { BENCH_MAXENT_SETTINGS, stepFixture } from "./step_fixture.ts";
 import type { Report } from "./report.ts";
 
 const CASES = ["0.5b-lora", "0.5b-full", "1.5b-lora"] as const;
@@ -150,36 +151,9 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     return out;
   };
 
-  const V = policy.config.vocabSize;
-  const tokenizer = {
-    eosTokenIds: [-1],
-    padTokenId: 0,
-    decode: (ids: number[]) => ids.join(" "),
-    encode: (text: string) => text.split(" ").map(Number),
-  };
-  const rewards = {
-    names: ["parity"],
-    weights: [1],
-    score(batch: Array<{ completion: string }>) {
-      const v = batch.map((s) => (s.completion.split(" ").reduce((a, x) => a + Number(x), 0) % 2 === 0 ? 1 : 0));
-      return Promise.resolve({ names: ["parity"], perFunction: [v], total: v });
-    },
-  };
-  const prompts = Array.from({ length: PROMPTS }, (_, p) => ({
-    text: "",
-    ids: Array.from({ length: PROMPT_TOKENS }, (_, t) => (p * 7919 + t * 104729) % V),
-    truncated: false,
-  }));
-  const examples = prompts.map((_, p) => ({ prompt: `p${p}`, row: {}, source: `bench#${p}` }));
+  const { tokenizer, rewards, prompts, examples } = stepFixture(policy.config.vocabSize, PROMPTS, PROMPT_TOKENS);
   const generation = { temperature: 1, topP: 1, topK: 0, minP: 0, repetitionPenalty: 1, maxTokens: newTokens, seed: 1 };
-  const settings = {
-    algorithm: "maxent-grpo" as const,
-    tau: 0.2,
-    beta: 0.04,
-    qTemperature: 1,
-    qEpsilon: 1e-6,
-    lengthNormalizeRef: true,
-  };
+  const settings = BENCH_MAXENT_SETTINGS;
 
   const stateBytes = bytes.live();
   // phase boundaries: per-phase peak RSS (VmHWM reset), live tensor bytes, optional GC

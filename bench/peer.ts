@@ -36,7 +36,7 @@ import { accumulateGradients, objectiveMicroStep } from "../src/train/objective_
 import { packBatch } from "../src/train/batch.ts";
 import { AdamW, clipCoefficient, globalNorm } from "../src/train/optimizer.ts";
 import type { Report } from "./report.ts";
-import { benchOptimizer, stepFixture } from "./step_fixture.ts";
+import { BENCH_MAXENT_SETTINGS, benchOptimizer, stepFixture } from "./step_fixture.ts";
 
 const BATCH = 8;
 const SEQ = 128;
@@ -319,14 +319,7 @@ async function grpoStep(policy: CausalLM, config: ModelConfig, grpo: number[]): 
   const optimizer = benchOptimizer(policy);
   const { tokenizer, rewards, prompts, examples } = stepFixture(config.vocabSize, P, T0);
   const generation = { temperature: 1, topP: 0.9, topK: 0, minP: 0, repetitionPenalty: 1, maxTokens: N, seed: 1 };
-  const settings = {
-    algorithm: "maxent-grpo" as const,
-    tau: 0.2,
-    beta: 0.04,
-    qTemperature: 1,
-    qEpsilon: 1e-6,
-    lengthNormalizeRef: true,
-  };
+  const settings = BENCH_MAXENT_SETTINGS;
   const t0 = performance.now();
   const groups = await collectRollouts(
     { kind: "local", model: policy },

@@ -1,5 +1,5 @@
 /**
- * What a benchmark of a full training step needs besides the model, shared by bench/train_step.ts and bench/peer.ts:
+ * What a benchmark of a full training step needs besides the model, shared by bench/train_step.ts, bench/peer.ts and bench/memory.ts:
  * a token-id "tokenizer" (text = ids joined by spaces, no end token so every candidate runs to the cap), a cheap
  * deterministic reward, and synthetic prompts.
  */
@@ -34,6 +34,16 @@ export function stepFixture(vocabSize: number, numPrompts: number, promptTokens:
   const examples: Example[] = prompts.map((_, p) => ({ prompt: `p${p}`, row: {}, source: `bench#${p}` }));
   return { tokenizer, rewards, prompts, examples };
 }
+
+/** The MaxEnt-GRPO objective the step benchmarks run (τ = 0.2, β = 0.04, length-normalised reference). */
+export const BENCH_MAXENT_SETTINGS = {
+  algorithm: "maxent-grpo" as const,
+  tau: 0.2,
+  beta: 0.04,
+  qTemperature: 1,
+  qEpsilon: 1e-6,
+  lengthNormalizeRef: true,
+};
 
 /** AdamW (torch defaults, no decay) over the policy's trainable weights. */
 export function benchOptimizer(policy: CausalLM): AdamW {

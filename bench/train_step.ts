@@ -18,7 +18,7 @@ import { objectiveMicroStep } from "../src/train/objective_step.ts";
 import { packBatch } from "../src/train/batch.ts";
 import { clipByGlobalNorm } from "../src/train/optimizer.ts";
 import type { Report } from "./report.ts";
-import { benchOptimizer, stepFixture } from "./step_fixture.ts";
+import { BENCH_MAXENT_SETTINGS, benchOptimizer, stepFixture } from "./step_fixture.ts";
 
 const PROMPTS = 8;
 const K = 8;
@@ -42,14 +42,7 @@ export async function run(report: Report, backend: BackendChoice = "auto"): Prom
     maxTokens: NEW_TOKENS,
     seed: 1,
   };
-  const settings = {
-    algorithm: "maxent-grpo" as const,
-    tau: 0.2,
-    beta: 0.04,
-    qTemperature: 1,
-    qEpsilon: 1e-6,
-    lengthNormalizeRef: true,
-  };
+  const settings = BENCH_MAXENT_SETTINGS;
 
   const step = async (i: number, n = PROMPTS, k = K, maxTokens = NEW_TOKENS) => {
     const t0 = performance.now();
