@@ -6,11 +6,12 @@
  * no tensor leak; and a lower peak of live buffers on a chain whose difference is known by hand.
  */
 import { trackBuffers } from "../bench/buffers.ts";
+import { trainedLora } from "./lora_helpers.ts";
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals } from "./assert.ts";
 import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
 import { CausalLM, randomWeights } from "../src/model/transformer.ts";
-import { LoraAdapters, namedTrainableVariables } from "../src/model/lora.ts";
+import { type LoraAdapters, namedTrainableVariables } from "../src/model/lora.ts";
 import { eagerBackpropInstalled, installEagerBackprop } from "../src/backend/backprop.ts";
 import { initBackend } from "../src/backend/init.ts";
 
@@ -103,24 +104,7 @@ function compareModel(build: () => CausalLM, teardown: (m: CausalLM) => void, ch
 function withLora(dropout: number): () => CausalLM {
   return () => {
     const m = CausalLM.fromTensors(config, base, { trainable: false });
-    const ad = LoraAdapters.create(m, {
-      r: 4,
-      alpha: 8,
-      dropout,
-      targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-      baseModel: "tiny-3",
-    }, 3).attach(m);
-    let s = 41; // trained-looking B (B = 0 would zero every A gradient)
-    for (const b of ad.b.values()) {
-      tf.tidy(() =>
-        b.assign(
-          tf.tensor(
-            Float32Array.from({ length: b.size }, () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.4),
-            b.shape,
-          ),
-        )
-      );
-    }
+    trainedLora(m, { dropout, seed: 3, bSeed: 41, baseModel: "tiny-3" });
     return m;
   };
 }
@@ -252,29 +236,35 @@ Deno.test("backprop: the same errors as tfjs's", () => {
   tf.dispose([x, other]);
 });
 
-Deno.test("backprop: a chain's backward holds two gradients, not one per op (peak live bytes by hand)", () => {
-  const N = 1 << 14, K = 12, bytes = 4 * N;
-  const x = tf.randomUniform([N], -1, 1, "float32", 1);
-  // y = Σ (−1)^K x through K negations, each intermediate disposed in the forward as soon as it is used (Neg keeps
-  // nothing for its gradient), so only the gradients are left to differ
+/**
+ * dx of Σ op^K(x) by tf.grads (each intermediate disposed in the forward as soon as the next is made) and the peak of
+ * live buffer bytes during it.
+ */
+function chainGradPeak(op: (t: tf.Tensor) => tf.Tensor, K: number, x: tf.Tensor): { peak: number; v: number[] } {
   const f = (u: tf.Tensor) => {
     let h = u;
     for (let k = 0; k < K; k++) {
-      const next = tf.neg(h);
+      const next = op(h);
       if (h !== u) h.dispose();
       h = next;
     }
     return tf.sum(h);
   };
-  const peakOf = () => {
-    const t = trackBuffers();
-    const [g] = tf.grads(f)([x]);
-    const peak = t.peak();
-    t.stop();
-    const v = Array.from(g.dataSync());
-    g.dispose();
-    return { peak, v };
-  };
+  const t = trackBuffers();
+  const [g] = tf.grads(f)([x]);
+  const peak = t.peak();
+  t.stop();
+  const v = Array.from(g.dataSync());
+  g.dispose();
+  return { peak, v };
+}
+
+Deno.test("backprop: a chain's backward holds two gradients, not one per op (peak live bytes by hand)", () => {
+  const N = 1 << 14, K = 12, bytes = 4 * N;
+  const x = tf.randomUniform([N], -1, 1, "float32", 1);
+  // y = Σ (−1)^K x through K negations, each intermediate disposed in the forward as soon as it is used (Neg keeps
+  // nothing for its gradient), so only the gradients are left to differ
+  const peakOf = () => chainGradPeak(tf.neg, K, x);
   peakOf(); // warm-up
   const before = tf.memory().numTensors;
   const { stock, eager } = both(peakOf);
@@ -294,24 +284,7 @@ Deno.test("backprop: saved activations are freed as the backward passes them (a 
   // all at the end; the freeing pass frees each after its node's gradient, so the live bytes fall as it goes.
   const N = 1 << 14, K = 10, bytes = 4 * N;
   const x = tf.randomUniform([N], -1, 1, "float32", 2);
-  const f = (u: tf.Tensor) => {
-    let h = u;
-    for (let k = 0; k < K; k++) {
-      const next = tf.tanh(h);
-      if (h !== u) h.dispose();
-      h = next;
-    }
-    return tf.sum(h);
-  };
-  const run = () => {
-    const t = trackBuffers();
-    const [g] = tf.grads(f)([x]);
-    const peak = t.peak();
-    t.stop();
-    const v = Array.from(g.dataSync());
-    g.dispose();
-    return { peak, v };
-  };
+  const run = () => chainGradPeak(tf.tanh, K, x);
   run();
   const before = tf.memory().numTensors;
   const { stock, eager } = both(run);

@@ -20,3 +20,24 @@ export async function initTinyModel(dir: string, seed: number, flags: Record<str
   const r = await runCli(["init", dir, "--preset", "tiny", "--seed", String(seed), ...extra]);
   if (r.code !== 0) throw new Error(`maxent init ${dir} failed: ${r.err}`);
 }
+
+/** Recipe YAML from keys (JSON-quoted values; undefined keys left out). */
+export function recipeYaml(keys: Record<string, unknown>): string {
+  return Object.entries(keys).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join("\n") + "\n";
+}
+
+/**
+ * A temp folder with a tiny model (`model`, init seed `seed`) and a 12-row `n+1=` dataset (`data`) for training tests.
+ */
+export async function tinyTrainingSetup(
+  prefix: string,
+  seed: number,
+): Promise<{ root: string; model: string; data: string }> {
+  const root = await Deno.makeTempDir({ prefix });
+  const model = `${root}/model`, data = `${root}/train.jsonl`;
+  await initTinyModel(model, seed);
+  const rows = Array.from({ length: 12 }, (_, i) => JSON.stringify({ problem: `${i}+1=`, answer: String(i + 1) }));
+  await Deno.writeTextFile(data, rows.join("\n") + "\n");
+  return { root, model, data };
+}

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose, assertEquals, assertMatch } from "./assert.ts";
-import { runCli } from "./cli_helpers.ts";
+import { recipeYaml, runCli, tinyTrainingSetup } from "./cli_helpers.ts";
 import { loadRecipe, parseRecipe } from "../src/recipe/mod.ts";
 import { train } from "../src/train/trainer.ts";
 import { latestCheckpoint } from "../src/train/checkpoint.ts";
@@ -15,17 +15,7 @@ import { CausalLM } from "../src/model/transformer.ts";
 import { type HostTensor, readSafetensorsHeader, readSafetensorsTensor } from "../src/model/safetensors.ts";
 import { LoraAdapters } from "../src/model/lora.ts";
 
-const root = await Deno.makeTempDir({ prefix: "maxent-lora-train-" });
-const model = join(root, "model");
-{
-  const r = await runCli(["init", model, "--preset", "tiny", "--seed", "5"]);
-  if (r.code !== 0) throw new Error(r.err);
-}
-const data = join(root, "train.jsonl");
-await Deno.writeTextFile(
-  data,
-  Array.from({ length: 12 }, (_, i) => JSON.stringify({ problem: `${i}+1=`, answer: String(i + 1) })).join("\n") + "\n",
-);
+const { root, model, data } = await tinyTrainingSetup("maxent-lora-train-", 5);
 
 function recipeText(out: string, extra: Record<string, unknown> = {}): string {
   const base: Record<string, unknown> = {
@@ -49,7 +39,7 @@ function recipeText(out: string, extra: Record<string, unknown> = {}): string {
     lora_dropout: 0.1,
     ...extra,
   };
-  return Object.entries(base).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n") + "\n";
+  return recipeYaml(base);
 }
 
 const quiet = { log: () => {}, env: {} };

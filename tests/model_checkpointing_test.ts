@@ -6,11 +6,12 @@
  * `maxent sft --gradient-checkpointing` turn it on.
  */
 import { trackBuffers } from "../bench/buffers.ts";
+import { trainedLora } from "./lora_helpers.ts";
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { MODEL_PRESETS, parseModelConfig } from "../src/model/config.ts";
 import { CausalLM, randomWeights } from "../src/model/transformer.ts";
-import { LoraAdapters, namedTrainableVariables } from "../src/model/lora.ts";
+import { type LoraAdapters, namedTrainableVariables } from "../src/model/lora.ts";
 import { checkpoint, isRecordingForBackward } from "../src/model/checkpointing.ts";
 import { parseRecipe } from "../src/recipe/load.ts";
 import { MaxentError } from "../src/errors.ts";
@@ -33,26 +34,7 @@ const mask = tf.tensor2d(
 );
 
 function lora(model: CausalLM, dropout: number, seed = 5): LoraAdapters {
-  const ad = LoraAdapters.create(model, {
-    r: 4,
-    alpha: 8,
-    dropout,
-    targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    baseModel: "tiny-4",
-  }, seed).attach(model);
-  // trained-looking B (a fresh B = 0 would make every A gradient 0)
-  let s = 99;
-  for (const b of ad.b.values()) {
-    tf.tidy(() =>
-      b.assign(
-        tf.tensor(
-          Float32Array.from({ length: b.size }, () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.4),
-          b.shape,
-        ),
-      )
-    );
-  }
-  return ad;
+  return trainedLora(model, { dropout, seed, bSeed: 99, baseModel: "tiny-4" });
 }
 
 /** Loss Σ w_t·log p_t (fixed non-uniform weights) and its gradients by name, as host arrays. */

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { assert, assertClose, assertEquals, assertRejects } from "./assert.ts";
-import { runCli } from "./cli_helpers.ts";
+import { recipeYaml, runCli, tinyTrainingSetup } from "./cli_helpers.ts";
 import { parseRecipe } from "../src/recipe/mod.ts";
 import { train } from "../src/train/trainer.ts";
 import { latestCheckpoint } from "../src/train/checkpoint.ts";
@@ -9,17 +9,7 @@ import { CausalLM } from "../src/model/transformer.ts";
 import { readSafetensorsDir } from "../src/model/safetensors.ts";
 import { MaxentError } from "../src/errors.ts";
 
-const root = await Deno.makeTempDir({ prefix: "maxent-train-" });
-const model = join(root, "model");
-{
-  const r = await runCli(["init", model, "--preset", "tiny", "--seed", "5"]);
-  if (r.code !== 0) throw new Error(r.err);
-}
-const data = join(root, "train.jsonl");
-await Deno.writeTextFile(
-  data,
-  Array.from({ length: 12 }, (_, i) => JSON.stringify({ problem: `${i}+1=`, answer: String(i + 1) })).join("\n") + "\n",
-);
+const { root, model, data } = await tinyTrainingSetup("maxent-train-", 5);
 
 /** A recipe for the tiny model; `extra` overrides keys. */
 function recipeText(out: string, extra: Record<string, unknown> = {}): string {
@@ -41,8 +31,7 @@ function recipeText(out: string, extra: Record<string, unknown> = {}): string {
     seed: 3,
     ...extra,
   };
-  return Object.entries(base).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
-    .join("\n") + "\n";
+  return recipeYaml(base);
 }
 
 const quiet = { log: () => {}, env: {} };

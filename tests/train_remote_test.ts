@@ -2,7 +2,7 @@
 // and without weight sync.
 import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
-import { initTinyModel, runCli } from "./cli_helpers.ts";
+import { initTinyModel, recipeYaml, runCli } from "./cli_helpers.ts";
 import { initBackend } from "../src/backend/mod.ts";
 import { CausalLM } from "../src/model/transformer.ts";
 import { readSafetensorsDir } from "../src/model/safetensors.ts";
@@ -54,7 +54,7 @@ async function trainAgainst(url: string, out: string, extra: Record<string, unkn
     vllm_url: url,
     ...extra,
   };
-  await Deno.writeTextFile(recipe, Object.entries(keys).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n"));
+  await Deno.writeTextFile(recipe, recipeYaml(keys));
   const r = await runCli(["train", recipe]);
   assertEquals(r.code, 0, r.err);
   const rows = (await Deno.readTextFile(join(out, "metrics.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
