@@ -112,7 +112,7 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
   );
   const { collectRollouts } = await import("../src/train/rollout.ts");
   const { objectiveMicroStep } = await import("../src/train/objective_step.ts");
-  const { AdamW, clipByGlobalNorm } = await import("../src/train/optimizer.ts");
+  const { AdamW, clipCoefficient, globalNorm } = await import("../src/train/optimizer.ts");
   const newTokens = Number(Deno.env.get("MAXENT_BENCH_NEW_TOKENS") ?? 128);
   const info = await initBackend("cpu");
   const lora = name.endsWith("lora");
@@ -224,9 +224,8 @@ async function child(name: CaseName, modelDir: string): Promise<ChildResult> {
     boundary(`policy ${groups.indexOf(g) + 1}`);
   }
   const s2 = performance.now();
-  const clipped = await clipByGlobalNorm(grads, 0.15);
-  optimizer.step(clipped.grads, 5e-6);
-  for (const g of clipped.grads.values()) g.dispose();
+  optimizer.step(grads, 5e-6, clipCoefficient(await globalNorm(grads), 0.15)); // as the trainer: clipping folded in
+  for (const g of grads.values()) g.dispose();
   await [...named.values()][0].data();
   const s3 = performance.now();
   boundary("clip + AdamW");

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assert, assertClose, assertEquals } from "./assert.ts";
 import { initBackend } from "../src/backend/mod.ts";
-import { AdamW, clipByGlobalNorm, clipCoefficient, globalNorm } from "../src/train/optimizer.ts";
+import { AdamW, clipCoefficient, globalNorm } from "../src/train/optimizer.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const BACKENDS = ["cpu", "wasm"] as const;
@@ -52,6 +52,27 @@ function rand(n: number, seed: number, lo = -1, hi = 1): number[] {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return lo + (hi - lo) * (s / 2 ** 32);
   });
+}
+
+/**
+ * Clips gradients to a global L2 norm of `maxNorm` (torch clip_grad_norm_): n = √(Σ_i ‖g_i‖²),
+ * g ← g · min(1, maxNorm / (n + 1e-6)). Returns the norm before clipping and the (new) gradients; the caller
+ * owns the returned tensors, and the inputs are disposed when they are replaced. The clipped-copy form of torch's
+ * clip_grad_norm_, the reference for the coefficient that maxent folds into `AdamW.step`.
+ */
+async function clipByGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number,
+): Promise<{ norm: number; grads: Map<string, tf.Tensor> }> {
+  const norm = await globalNorm(grads);
+  const coef = clipCoefficient(norm, maxNorm);
+  if (coef >= 1) return { norm, grads };
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, g] of grads) {
+    out.set(name, tf.tidy(() => g.mul(coef)));
+    g.dispose();
+  }
+  return { norm, grads: out };
 }
 
 Deno.test(

@@ -143,24 +143,3 @@ export function clipCoefficient(norm: number, maxNorm: number): number {
   if (!(maxNorm > 0)) return 1;
   return Math.min(1, maxNorm / (norm + 1e-6));
 }
-
-/**
- * Clips gradients to a global L2 norm of `maxNorm` (torch clip_grad_norm_): n = √(Σ_i ‖g_i‖²),
- * g ← g · min(1, maxNorm / (n + 1e-6)). Returns the norm before clipping and the (new) gradients; the caller
- * owns the returned tensors, and the inputs are disposed when they are replaced. This writes a clipped copy of every
- * gradient; a training loop that goes on to AdamW should pass {@link clipCoefficient} to `AdamW.step` instead.
- */
-export async function clipByGlobalNorm(
-  grads: Map<string, tf.Tensor>,
-  maxNorm: number,
-): Promise<{ norm: number; grads: Map<string, tf.Tensor> }> {
-  const norm = await globalNorm(grads);
-  const coef = clipCoefficient(norm, maxNorm);
-  if (coef >= 1) return { norm, grads };
-  const out = new Map<string, tf.Tensor>();
-  for (const [name, g] of grads) {
-    out.set(name, tf.tidy(() => g.mul(coef)));
-    g.dispose();
-  }
-  return { norm, grads: out };
-}

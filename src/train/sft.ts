@@ -14,7 +14,7 @@ import { buildPrompts, type Example, loadExamples, shuffled } from "../data/mod.
 import { CausalLM } from "../model/transformer.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import { readEnv } from "../env.ts";
-import { AdamW, clipByGlobalNorm } from "./optimizer.ts";
+import { AdamW, clipCoefficient, globalNorm } from "./optimizer.ts";
 import { packBatch } from "./batch.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
 import { copyTokenizerFiles } from "../tokenizer/files.ts";
@@ -188,11 +188,12 @@ export async function trainSupervised(
           value.dispose();
         }
         tokenSum += tokens;
-        const clipped = await clipByGlobalNorm(byName, opts.maxGradNorm ?? 1);
+        // clip_grad_norm_ folded into the update: g·min(1, max_norm / (‖g‖ + 1e-6))
+        const coef = clipCoefficient(await globalNorm(byName), opts.maxGradNorm ?? 1);
         // lr_t = lr · min(1, (t+1) / warmup)
         const lrNow = warmup > 0 ? lr * Math.min(1, (step + 1) / warmup) : lr;
-        optimizer.step(clipped.grads, lrNow);
-        for (const g of clipped.grads.values()) g.dispose();
+        optimizer.step(byName, lrNow, coef);
+        for (const g of byName.values()) g.dispose();
         step++;
       }
       const loss = lossSum / Math.max(1, tokenSum);
