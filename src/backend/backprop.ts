@@ -30,7 +30,7 @@ export interface TapeNode {
 type EngineTensor = tf.Tensor & { scopeId?: number; kept?: boolean };
 
 /** The engine internals `gradients` uses (tfjs-core `engine.ts`; not in its public types). */
-interface GradEngine {
+export interface GradEngine {
   state: { activeTape: TapeNode[] | null; gradientDepth: number; activeScope: { id: number } | null };
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
   startTape(): void;

@@ -12,7 +12,7 @@
  * the same masks.
  */
 import * as tf from "@tensorflow/tfjs";
-import { backpropagateFreeing, filteredNodesXToY, type TapeNode } from "../backend/backprop.ts";
+import { backpropagateFreeing, filteredNodesXToY, type GradEngine, type TapeNode } from "../backend/backprop.ts";
 
 /** A counter of random draws (e.g. LoRA's `dropoutCalls`) that a recomputation rewinds to replay the same draws. */
 export interface DrawCounter {
@@ -32,13 +32,6 @@ export function isRecordingForBackward(): boolean {
   return checkpointedForwards > 0 || tf.engine().isTapeOn();
 }
 
-/** The engine's tape machinery (tfjs-core `engine.ts`; not in its public types). */
-interface TapeEngine {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number; activeScope: { id: number } | null };
-  startTape(): void;
-  endTape(): void;
-}
-
 /**
  * d⟨dy, f()⟩/d xs for each of `xs` (zeros where f does not depend on it), by reverse-mode over a fresh tape with the
  * freeing loop of src/backend/backprop.ts (each intermediate gradient and each node's saved tensors freed once used;
@@ -46,7 +39,7 @@ interface TapeEngine {
  * backward is installed on the engine. Must run outside any tape (inside a backward pass, as here).
  */
 function gradientsFreeingAsYouGo(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
-  const engine = tf.engine() as unknown as TapeEngine;
+  const engine = tf.engine() as unknown as GradEngine;
   if (engine.state.gradientDepth !== 0) {
     throw new Error("gradient checkpointing: the recomputation must run outside any gradient tape");
   }
